@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         n = st["calls"]
         for k, v in st.items():
             if isinstance(v, Counter):
-                print(f"{k}: " + ", ".join(f"{x}={y} ({100 * y / max(1, n):.0f}%)" for x, y in v.most_common()))
+                base = st["turns"] if k == "stage" else sum(v.values()) if k.startswith("offer_") and k != "offer_timing" else n
+                print(f"{k}: " + ", ".join(f"{x}={y} ({100 * y / max(1, base):.0f}%)" for x, y in v.most_common()))
             elif k == "soft_skills":
                 for s, cnt in v.items():
                     print(f"soft_skills.{s}: " + ", ".join(f"{x}={cnt[x]}" for x in sorted(cnt)))
