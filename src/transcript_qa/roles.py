@@ -129,8 +129,19 @@ def resolve_roles(
         if Role.AGENT in named.values():
             agents = tuple(s for s, r in named.items() if r == Role.AGENT)
             conf, note = 0.9, "roles named by the format for some speakers"
+        else:
+            # only customers are named: the agent is the best-scoring of the other speakers
+            others = [s for s in dict.fromkeys(t.speaker for t in raw.turns) if s not in named]
+            if others:
+                sc = speaker_scores(raw)
+                agents = (max(others, key=lambda s: sc.get(s, 0.0)),)
+                conf = 0.9 if len(others) == 1 else conf
+                note = "customer named by the format; the agent is " + (
+                    "the other speaker" if len(others) == 1 else "inferred among the other speakers")
     roles = [Role.AGENT if t.speaker in agents else Role.CUSTOMER for t in raw.turns]
     method = "inferred" if len({t.speaker for t in raw.turns}) > 1 else "default"
+    if wanted:
+        note = f"no speaker or channel matched the agent-speaker option ({', '.join(sorted(wanted))}); " + note
     return roles, RoleAssignment(method=method, confidence=conf, agent_speakers=agents, note=note)
 
 

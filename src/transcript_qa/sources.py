@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Union
 
-from .readers import Document, ReaderError, ReadProblem, detect, get_reader
+from .readers import Document, Reader, ReaderError, ReadProblem, SkipDocument, detect, get_reader
 from .readers.base import RawCall, looks_binary
 from .roles import build_call
 from .transcript import Call
@@ -47,6 +47,16 @@ class ReadStats:
     calls: int = 0
     errors: int = 0
     warnings: int = 0
+
+    @property
+    def read(self) -> int:
+        """Calls read."""
+        return self.calls
+
+    @property
+    def failed(self) -> int:
+        """Files, members or lines that could not be read (error records)."""
+        return self.errors
 
     def count(self, item: Item) -> None:
         if isinstance(item, Call):
@@ -87,6 +97,11 @@ class CallReader:
         self._forced = get_reader(self.opt.format) if self.opt.format else None
         if self._forced is not None and self.opt.csv_columns and hasattr(self._forced, "columns"):
             self._forced = type(self._forced)(columns=self.opt.csv_columns)  # type: ignore[call-arg]
+        # --csv-column without --format: detection must use a CSV reader that knows the mapping
+        self._csv: Reader | None = None
+        if self._forced is None and self.opt.csv_columns:
+            base = get_reader("csv")
+            self._csv = type(base)(columns=self.opt.csv_columns)  # type: ignore[call-arg]
 
     # ---- public -------------------------------------------------------------------------------
     def iter(self, source: str | Path | Iterable[str | Path]) -> Iterator[Item]:
@@ -149,11 +164,18 @@ class CallReader:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 yield from self._zip(zf, name)
             return
+        if _is_tar(data):
+            try:
+                with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+                    yield from self._tar(tf, name)
+            except (tarfile.TarError, EOFError, OSError) as e:
+                yield ReadProblem(name, f"cannot read archive: {e}")
+            return
         yield from self._document(Document(name, data))
 
     def _zip(self, zf: zipfile.ZipFile, name: str) -> Iterator[Item]:
         for info in zf.infolist():
-            if info.is_dir() or Path(info.filename).name in SKIP_NAMES or "__MACOSX" in info.filename:
+            if info.is_dir() or _skip_member(info.filename):
                 continue
             member = f"{name}!{info.filename}"
             if info.file_size > self.opt.max_bytes:
@@ -168,7 +190,7 @@ class CallReader:
 
     def _tar(self, tf: tarfile.TarFile, name: str) -> Iterator[Item]:
         for info in tf:
-            if not info.isfile() or Path(info.name).name in SKIP_NAMES:
+            if not info.isfile() or _skip_member(info.name):
                 continue
             member = f"{name}!{info.name}"
             if info.size > self.opt.max_bytes:
@@ -213,8 +235,11 @@ class CallReader:
             yield ReadProblem(doc.name, "binary data, not a transcript")
             return
         try:
-            reader = self._forced or detect(doc)
+            reader = self._forced or self._detect(doc)
             raws = list(reader.read(doc))
+        except SkipDocument as e:
+            yield ReadProblem(doc.name, str(e), line=e.line if e.line is not None else doc.line, level="warning")
+            return
         except ReaderError as e:
             reason = str(e)
             if doc.json is None and doc.suffix == ".json":
@@ -229,9 +254,24 @@ class CallReader:
         for k, raw in enumerate(raws):
             yield from self._call(doc, raw, k, len(raws), reader.name)
 
+    def _detect(self, doc: Document) -> Reader:
+        if self._csv is None:
+            return detect(doc)
+        if self._csv.sniff(doc) > 0:
+            return self._csv
+        # a CSV the mapping does not fit: read it with the mapping anyway, so the error names the column
+        try:
+            found = detect(doc)
+        except ReaderError:
+            if doc.suffix in self._csv.suffixes:
+                return self._csv
+            raise
+        return self._csv if found.name == self._csv.name else found
+
     def _call(self, doc: Document, raw: RawCall, k: int, n: int, fmt: str) -> Iterator[Item]:
         line = raw.line if raw.line is not None else doc.line
-        cid = raw.call_id or (doc.stem if n == 1 and doc.line is None else f"{doc.stem}-{line if line else k + 1}")
+        stem = doc.stem.strip("<>") or "call"  # "<stdin>" -> "stdin"
+        cid = raw.call_id or (stem if n == 1 and doc.line is None else f"{stem}-{line if line else k + 1}")
         src = f"{doc.name}:{line}" if line is not None else doc.name
         raw.turns = [t for t in raw.turns if t.text and t.text.strip()]
         if not raw.turns:
@@ -274,6 +314,28 @@ class _Chain:
                     yield buf
                 return
             buf += more
+
+
+def _skip_member(name: str) -> bool:
+    """Archive members that are not transcripts: hidden files and folders (``.git/``, macOS ``._x``
+    resource forks), ``__MACOSX/`` and desktop clutter."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts:
+        return True
+    return (any(p.startswith(".") for p in parts) or "__MACOSX" in parts or parts[-1] in SKIP_NAMES)
+
+
+def _is_tar(data: bytes) -> bool:
+    """A tar archive, plain (``ustar`` magic) or gzip/bzip2/xz-compressed, read from a stream."""
+    if data[257:262] == b"ustar":
+        return True
+    if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+                return tf.next() is not None
+        except (tarfile.TarError, EOFError, OSError):
+            return False
+    return False
 
 
 def _json_error(text: str) -> str:

@@ -21,7 +21,7 @@ app = typer.Typer(
 from . import convert as _convert  # noqa: E402,F401  (registers commands)
 from . import labels as _labels  # noqa: E402,F401
 
-for _mod in ("analyze", "report", "train", "evaluate", "labelstudio"):
+for _mod in ("analyze", "show", "report", "train", "evaluate", "labelstudio"):
     try:
         __import__(f"{__name__}.{_mod}")
     except ModuleNotFoundError as e:  # a command module not written yet

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from .base import Document, RawCall, RawTurn, Reader, ReaderError, ReadProblem
+from .assemblyai import AssemblyAIReader
+from .aws_transcribe import AwsTranscribeReader
+from .base import Document, RawCall, RawTurn, Reader, ReaderError, ReadProblem, SkipDocument
+from .contact_lens import ContactLensReader
+from .csvfile import CsvReader
+from .deepgram import DeepgramReader
+from .genesys import GenesysReader
+from .google_ccai import GoogleCcaiReader
+from .harper_valley import HarperValleyReader
 from .native import NativeReader
+from .srt import SrtReader
 from .text import TextReader
+from .twilio import TwilioReader
+from .vtt import VttReader
+from .whisper import WhisperReader
 
 # Order matters only for ties: specific formats first, the generic ones (native, text) last.
 READERS: list[Reader] = [
+    VttReader(),
+    SrtReader(),
+    CsvReader(),
+    AwsTranscribeReader(),
+    ContactLensReader(),
+    DeepgramReader(),
+    AssemblyAIReader(),
+    GoogleCcaiReader(),
+    GenesysReader(),
+    TwilioReader(),
+    HarperValleyReader(),
+    WhisperReader(),
     NativeReader(),
     TextReader(),
 ]
@@ -53,6 +77,6 @@ def detect(doc: Document) -> Reader:
 
 
 __all__ = [
-    "Document", "RawCall", "RawTurn", "Reader", "ReaderError", "ReadProblem",
+    "Document", "RawCall", "RawTurn", "Reader", "ReaderError", "ReadProblem", "SkipDocument",
     "READERS", "register", "reader_names", "get_reader", "detect",
 ]

