@@ -3,7 +3,6 @@ detection by content, --format forcing, round trips to native JSON, and role res
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -16,7 +15,7 @@ from transcript_qa.readers.csvfile import CsvReader
 from transcript_qa.readers.harper_valley import HarperValleyReader
 from transcript_qa.readers.native import NativeReader
 from transcript_qa.roles import build_call, resolve_roles
-from transcript_qa.sources import CallReader, ReadOptions, read_call, read_calls
+from transcript_qa.sources import CallReader, read_call, read_calls
 from transcript_qa.transcript import Call, Role
 
 FIX = Path(__file__).parent / "fixtures"

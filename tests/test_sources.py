@@ -346,3 +346,11 @@ def test_read_options_object_is_honoured():
     opts = ReadOptions(format="srt", agent_speakers=("SPEAKER_01",))
     (call,) = [i for i in CallReader(opts).iter(FMT / "call.srt") if isinstance(i, Call)]
     assert call.roles.agent_speakers == ("SPEAKER_01",)
+
+
+def test_decoding_warning_is_kept_when_the_document_then_fails(tmp_path):
+    p = tmp_path / "legacy.txt"
+    p.write_bytes("Cher client, votre dossier a été traité.\n".encode("latin-1"))
+    (warn, err) = list(iter_calls(p))
+    assert warn.level == "warning" and "not valid UTF-8" in warn.reason
+    assert err.level == "error" and err.source == str(p)

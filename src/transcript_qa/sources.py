@@ -25,6 +25,15 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+# side files that sit beside transcripts in folders and archives: skipped there (a file named
+# explicitly on the command line is always read)
+SIDE_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".md"}
+SIDE_PREFIXES = ("license", "licence", "readme", "notice", "copying", "source.md")
+
+
+def is_side_file(name: str) -> bool:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return Path(base).suffix in SIDE_SUFFIXES or base.startswith(SIDE_PREFIXES)
 
 Item = Union[Call, ReadProblem]
 
@@ -122,7 +131,8 @@ class CallReader:
         elif path.is_dir():
             for p in sorted(path.rglob("*")):
                 rel = p.relative_to(path)
-                if p.is_file() and not any(part.startswith(".") for part in rel.parts) and p.name not in SKIP_NAMES:
+                if (p.is_file() and not any(part.startswith(".") for part in rel.parts) and p.name not in SKIP_NAMES
+                        and not is_side_file(p.name)):
                     yield from self._file(p, str(p))
         else:
             yield from self._file(path, str(path))
@@ -234,23 +244,24 @@ class CallReader:
         if doc.line is None and looks_binary(data):
             yield ReadProblem(doc.name, "binary data, not a transcript")
             return
+        problem: ReadProblem | None = None
         try:
             reader = self._forced or self._detect(doc)
             raws = list(reader.read(doc))
         except SkipDocument as e:
-            yield ReadProblem(doc.name, str(e), line=e.line if e.line is not None else doc.line, level="warning")
-            return
+            problem = ReadProblem(doc.name, str(e), line=e.line if e.line is not None else doc.line, level="warning")
         except ReaderError as e:
             reason = str(e)
             if doc.json is None and doc.suffix == ".json":
                 reason = _json_error(doc.text)
-            yield ReadProblem(doc.name, reason, line=e.line if e.line is not None else doc.line)
-            return
+            problem = ReadProblem(doc.name, reason, line=e.line if e.line is not None else doc.line)
         except Exception as e:  # a reader bug must not stop the batch
-            yield ReadProblem(doc.name, f"{type(e).__name__}: {e}", line=doc.line)
-            return
-        for w in doc.warnings:
+            problem = ReadProblem(doc.name, f"{type(e).__name__}: {e}", line=doc.line)
+        for w in doc.warnings:  # decoding warnings, also when the document then fails
             yield ReadProblem(doc.name, w, line=doc.line, level="warning")
+        if problem is not None:
+            yield problem
+            return
         for k, raw in enumerate(raws):
             yield from self._call(doc, raw, k, len(raws), reader.name)
 
@@ -322,7 +333,8 @@ def _skip_member(name: str) -> bool:
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts:
         return True
-    return (any(p.startswith(".") for p in parts) or "__MACOSX" in parts or parts[-1] in SKIP_NAMES)
+    return (any(p.startswith(".") for p in parts) or "__MACOSX" in parts or parts[-1] in SKIP_NAMES
+            or is_side_file(parts[-1]))
 
 
 def _is_tar(data: bytes) -> bool:

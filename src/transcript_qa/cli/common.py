@@ -39,10 +39,10 @@ def read_options(format: Optional[str], agent_speaker: Optional[list[str]], max_
     return ReadOptions(format=format, agent_speakers=tuple(agent_speaker or ()), max_bytes=max_bytes, csv_columns=cols)
 
 
-def check_out(out: Path, force: bool, resume: bool = False) -> None:
-    if str(out) != "-" and out.exists() and not (force or resume):
-        raise typer.BadParameter(f"{out} exists; pass --force to overwrite" + (" or --resume to continue" if resume is not None else ""),
-                                 param_hint="--out")
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to overwrite an existing output without --force."""
+    if str(out) != "-" and out.exists() and not force:
+        raise typer.BadParameter(f"{out} exists; pass --force to overwrite", param_hint="--out")
 
 
 def err(msg: str) -> None:

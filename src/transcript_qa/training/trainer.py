@@ -70,13 +70,33 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _call_item(lc: LabeledCall) -> dict[str, Any]:
+    """One call's heads inputs besides its turn vectors (cue features, agent flags) and its targets."""
+    agent = [t.role.value == "agent" for t in lc.call.turns]
+    return {"feats": turn_features([t.text for t in lc.call.turns], agent), "agent": agent, **targets(lc)}
+
+
 def _prepare(calls: Sequence[LabeledCall], embs: Sequence[np.ndarray]) -> list[dict[str, Any]]:
-    items = []
-    for lc, e in zip(calls, embs):
-        agent = [t.role.value == "agent" for t in lc.call.turns]
-        items.append({"emb": e, "feats": turn_features([t.text for t in lc.call.turns], agent), "agent": agent,
-                      **targets(lc)})
-    return items
+    return [{"emb": e, **_call_item(lc)} for lc, e in zip(calls, embs)]
+
+
+def _new_heads(emb_dim: int, cfg: TrainConfig):
+    """Fresh heads for turn vectors of ``emb_dim`` floats."""
+    from ..heads import CallHeads, HeadsConfig
+
+    return CallHeads(HeadsConfig(emb_dim=emb_dim, n_features=len(FEATURE_NAMES), hidden=cfg.hidden,
+                                 dropout=cfg.dropout))
+
+
+def _init_transitions(heads, items: Sequence[dict[str, Any]]) -> None:
+    """Set the Viterbi stage transition / start scores from the training calls' stage counts."""
+    import torch
+
+    from ..heads import transition_scores
+
+    tr, st = transition_scores([it["stage"] for it in items], len(STAGES))
+    heads.transitions.copy_(torch.from_numpy(tr))
+    heads.start_scores.copy_(torch.from_numpy(st))
 
 
 def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
@@ -159,7 +179,7 @@ def train_heads(
     """
     import torch
 
-    from ..heads import CallHeads, HeadsConfig, transition_scores
+    from ..heads import CallHeads, HeadsConfig
     from .batching import pad_batch
 
     cfg = cfg or TrainConfig()
@@ -178,14 +198,11 @@ def train_heads(
         heads = CallHeads(HeadsConfig(**init.heads.cfg.to_dict()))
         heads.load_state_dict(init.heads.state_dict())
     else:
-        heads = CallHeads(HeadsConfig(emb_dim=encoder.dim, n_features=len(FEATURE_NAMES), hidden=cfg.hidden,
-                                      dropout=cfg.dropout))
+        heads = _new_heads(encoder.dim, cfg)
     device = encoder.device
     heads.to(device)
     if "stages" in cfg.tasks:
-        tr, st = transition_scores([it["stage"] for it in tr_items], len(STAGES))
-        heads.transitions.copy_(torch.from_numpy(tr))
-        heads.start_scores.copy_(torch.from_numpy(st))
+        _init_transitions(heads, tr_items)
     if init is not None and set(cfg.tasks) != set(ALL_TASKS):
         train_names = {m for t in cfg.tasks for m in TASK_MODULES[t]}
         for name, p in heads.named_parameters():
@@ -230,7 +247,20 @@ def train_heads(
     assert best is not None
     heads.load_state_dict(best[2])
     heads.eval()
-    # the offer threshold is a decision rule: choose it on dev, as the epoch was
+    dev_metrics = _select_threshold(analyzer, dev, dev_embs, cfg)
+    info = {"best_epoch": best[1], "epochs_run": len(history), "encode_seconds": round(t_enc, 1),
+            "train_seconds": round(time.time() - t0, 1), "train_calls": len(train),
+            "train_calls_with_augmentation": len(train_all), "dev_calls": len(dev), "config": asdict(cfg),
+            "history": history}
+    return analyzer, {"dev": dev_metrics, "training": info}
+
+
+def _select_threshold(analyzer: Analyzer, dev: Sequence[LabeledCall], dev_embs: Sequence[np.ndarray],
+                      cfg: TrainConfig) -> dict[str, Any]:
+    """Choose the offer threshold on dev (a decision rule, chosen as the epoch was); record the decode
+    options in ``analyzer.config``; return the dev metrics of the final decode."""
+    import torch
+
     dev_calls = [lc.call for lc in dev]
     with torch.no_grad():
         raw = analyzer.predict_raw(dev_embs, [[t.text for t in c.turns] for c in dev_calls],
@@ -245,12 +275,7 @@ def train_heads(
         analyzer.decode.offer_threshold = max(scores, key=lambda k: (scores[k], -abs(k - 0.5)))
     analyzer.config["decode"] = asdict(analyzer.decode)
     preds = [analyzer._decode(c, r) for c, r in zip(dev_calls, raw)]
-    dev_metrics = evaluate([lc.gold for lc in dev], preds)
-    info = {"best_epoch": best[1], "epochs_run": len(history), "encode_seconds": round(t_enc, 1),
-            "train_seconds": round(time.time() - t0, 1), "train_calls": len(train),
-            "train_calls_with_augmentation": len(train_all), "dev_calls": len(dev), "config": asdict(cfg),
-            "history": history}
-    return analyzer, {"dev": dev_metrics, "training": info}
+    return evaluate([lc.gold for lc in dev], preds)
 
 
 def save_model(analyzer: Analyzer, out: str | Path, metrics: dict[str, Any], extra_config: dict | None = None,
