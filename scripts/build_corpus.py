@@ -2,7 +2,7 @@
 """Merge the writers' parts (datasets/parts/w*.jsonl) into frozen train/dev/test splits.
 
 The split is deterministic: within each writer and outcome, calls are ordered by a hash of their
-call_id and dealt test / dev / train in the ratio 21 : 14 : 65. Run once; the test split is frozen
+call_id and dealt test / dev / train in the ratio 4 : 4 : 12 (so about 23% / 18% / 59% after rounding within groups). Run once; the test split is frozen
 after that (never used for training, tuning or model selection). Refuses to overwrite without --force.
 """
 

@@ -129,7 +129,7 @@ def render(folder: Path) -> str:
     parts: list[str] = []
 
     def section(title: str, body: str) -> None:
-        parts.append(f"#### {title}\n\n{body}\n")
+        parts.append(f"### {title}\n\n{body}\n")
 
     rows = [
         ["calls"] + [len(v) for v in cols.values()],

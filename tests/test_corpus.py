@@ -308,3 +308,19 @@ def test_cli_validate_exit_codes(tmp_path):
     res = runner.invoke(app, ["validate", str(path)])
     assert res.exit_code == 1, res.output
     assert "bad.jsonl:1: error: 'offer_timing'" in res.output
+
+
+# ---- the datasheet ----------------------------------------------------------------------------------------
+
+def test_datasheet_tables_match_the_files():
+    """datasets/README.md holds exactly what scripts/datasheet_tables.py computes from the files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("datasheet_tables", ROOT / "scripts" / "datasheet_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = (ROOT / "datasets" / "README.md").read_text(encoding="utf-8")
+    pasted = text.split(mod.START, 1)[1].split(mod.END, 1)[0].strip()
+    assert pasted == mod.render(CALLS).strip(), "run: python scripts/datasheet_tables.py --write datasets/README.md"
+    assert all(row[-1] for row in mod.quota_rows(
+        [c for s in SPLITS for c in load_jsonl(CALLS / f"{s}.jsonl")], load_jsonl(CALLS / "test.jsonl")))

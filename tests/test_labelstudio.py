@@ -339,3 +339,19 @@ def test_cli_import_fixture_and_failures(tmp_path, export):
     assert runner.invoke(app, ["import-labelstudio", str(notlist), "--out", str(tmp_path / "g3.jsonl")]).exit_code == 2
     assert runner.invoke(app, ["import-labelstudio", str(tmp_path / "missing.json"), "--out", str(tmp_path / "g4.jsonl")]).exit_code == 2
     assert runner.invoke(app, ["import-labelstudio", str(EXPORT)]).exit_code == 2  # --out is required
+
+
+# ---- against Label Studio's own validator (optional: label-studio-sdk is not a dependency) ------
+
+def test_config_predictions_and_fixture_pass_label_studio_sdk(dev_calls, export):
+    sdk = pytest.importorskip("label_studio_sdk.label_interface")
+    li = sdk.LabelInterface(LABELING_CONFIG)
+    li.validate()  # raises on unknown toName, duplicate names ...
+    for task in export_tasks(dev_calls, with_predictions=True):
+        assert li.validate_prediction(task["predictions"][0]), task["data"]["call_id"]
+    for task in export:
+        for ann in task["annotations"]:
+            assert li.validate_annotation(ann), (task["id"], ann["id"])
+    bad = copy.deepcopy(export[0]["annotations"][0])
+    bad["result"][0]["value"]["paragraphlabels"] = ["small talk"]
+    assert not li.validate_annotation(bad)

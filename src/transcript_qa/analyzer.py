@@ -73,7 +73,7 @@ class Analyzer:
         from safetensors.torch import load_file
 
         from .encoder import TurnEncoder
-        from .heads import CallHeads, HeadsConfig
+        from .heads import build_heads
 
         mdir = Path(path) if path else default_model_path()
         cfg_path = mdir / MODEL_CONFIG
@@ -85,7 +85,7 @@ class Analyzer:
             encoder_path = mdir
         encoder = TurnEncoder(encoder_path, device=device, dtype=dtype,
                               max_length=enc_cfg.get("max_length", 128), batch_size=batch_size)
-        heads = CallHeads(HeadsConfig(**config["heads"]))
+        heads = build_heads(config)
         heads.load_state_dict(load_file(str(mdir / HEADS_FILE)))
         heads.eval().to(encoder.device)
         torch.set_grad_enabled(False)

@@ -122,3 +122,36 @@ def transition_scores(sequences: list[list[int]], k: int, smoothing: float = 1.0
     trans = np.log(trans / trans.sum(1, keepdims=True))
     start = np.log(start / start.sum())
     return trans.astype(np.float32), start.astype(np.float32)
+
+
+class EnsembleHeads(nn.Module):
+    """Several CallHeads trained with different seeds; outputs averaged. Same interface as CallHeads."""
+
+    def __init__(self, members: list[CallHeads]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.cfg = members[0].cfg
+
+    @property
+    def transitions(self) -> torch.Tensor:
+        return self.members[0].transitions
+
+    @property
+    def start_scores(self) -> torch.Tensor:
+        return self.members[0].start_scores
+
+    def forward(self, emb, feats, mask, agent) -> dict[str, torch.Tensor]:
+        outs = [m(emb, feats, mask, agent) for m in self.members]
+        avg = {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0]}
+        neg = torch.finfo(avg["res_ptr"].dtype).min
+        avg["res_ptr"] = avg["res_ptr"].masked_fill(~mask, neg)
+        return avg
+
+
+def build_heads(config: dict) -> nn.Module:
+    """CallHeads, or EnsembleHeads when the model config says ``ensemble`` > 1."""
+    n = int(config.get("ensemble", 1))
+    cfg = HeadsConfig(**config["heads"])
+    return CallHeads(cfg) if n <= 1 else EnsembleHeads([CallHeads(cfg) for _ in range(n)])
