@@ -188,6 +188,8 @@ def test_incomplete_task_gives_problems_naming_it(export):
      "the offer region Nc2xR5wPqa covers turns 6..7; mark the one agent turn that makes the offer"),
     (lambda res: next(r for r in res if r["from_name"] == "offer")["value"].update(start="7", end="7", endOffset=35),
      "turn 7 is marked as an offer but is a customer turn"),
+    (lambda res: res.__setitem__(slice(None), [r for r in res if r["from_name"] != "offer"]),
+     "turn 6 has offer_kind/offer_response but no 'offer' label; put the offer label on the offer turn, or clear the choices"),
     (lambda res: next(r for r in res if r["from_name"] == "empathy")["value"].update(rating=0),
      "soft skill 'empathy' not rated"),
 ])

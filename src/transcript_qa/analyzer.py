@@ -88,7 +88,6 @@ class Analyzer:
         heads = build_heads(config)
         heads.load_state_dict(load_file(str(mdir / HEADS_FILE)))
         heads.eval().to(encoder.device)
-        torch.set_grad_enabled(False)
         return cls(heads, config, encoder, mdir)
 
     # ---- analysis -----------------------------------------------------------------------------
@@ -110,19 +109,22 @@ class Analyzer:
                 k += len(c.turns)
             yield from self.analyze_encoded(batch, embs)
 
-    def analyze_encoded(self, calls: Sequence[Call], embs: Sequence[np.ndarray]) -> list[CallAnalysis]:
-        """Analyse calls whose turn vectors are already computed (training and evaluation use this)."""
+    def analyze_encoded(self, calls: Sequence[Call], embs: Sequence[np.ndarray],
+                        feats: Sequence[np.ndarray] | None = None) -> list[CallAnalysis]:
+        """Analyse calls whose turn vectors (and optionally features) are already computed."""
         agent = [[t.role == Role.AGENT for t in c.turns] for c in calls]
-        raw = self.predict_raw(embs, [[t.text for t in c.turns] for c in calls], agent)
+        raw = self.predict_raw(embs, [[t.text for t in c.turns] for c in calls], agent, feats)
         return [self._decode(c, r) for c, r in zip(calls, raw)]
 
-    def predict_raw(self, embs: Sequence[np.ndarray], texts: Sequence[list[str]], agent: Sequence[list[bool]]) -> list[dict[str, np.ndarray]]:
+    def predict_raw(self, embs: Sequence[np.ndarray], texts: Sequence[list[str]], agent: Sequence[list[bool]],
+                    feats: Sequence[np.ndarray] | None = None) -> list[dict[str, np.ndarray]]:
         """Heads outputs per call (numpy, unpadded)."""
         import torch
 
         from .training.batching import pad_batch
 
-        feats = [turn_features(t, a) for t, a in zip(texts, agent)]
+        if feats is None:
+            feats = [turn_features(t, a) for t, a in zip(texts, agent)]
         b = pad_batch(embs, feats, agent, device=self.encoder.device)
         with torch.inference_mode():
             out = self.heads(b["emb"], b["feats"], b["mask"], b["agent"])

@@ -81,9 +81,12 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
     """One flat row a call, for CSV and Parquet."""
     m = r.get("metadata") or {}
     offers = r.get("offers") or []
+    # metadata comes from the input as is: a number in one file and a string in the next must not break the
+    # Parquet column type (pyarrow refuses mixed types), so these columns are always text
+    text = lambda k: "" if m.get(k) is None else str(m[k])  # noqa: E731
     row = {
-        "call_id": r["call_id"], "source": r.get("source", ""), "agent_id": m.get("agent_id", ""),
-        "team": m.get("team", ""), "industry": m.get("industry", ""), "turns": len(r.get("turns", [])),
+        "call_id": r["call_id"], "source": r.get("source", ""), "agent_id": text("agent_id"),
+        "team": text("team"), "industry": text("industry"), "turns": len(r.get("turns", [])),
         "outcome": r["outcome"], "outcome_confidence": r["outcome_confidence"],
         "resolution_turn": r["resolution_turn"], "offer_count": len(offers),
         "first_offer_turn": offers[0]["turn"] if offers else None,

@@ -70,6 +70,9 @@ class TurnEncoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr for every load
 
         self.path = Path(path) if path else default_encoder_path()
         if not (self.path / "config.json").exists():

@@ -95,40 +95,42 @@ def _task_data_from_call(call: Any) -> dict:
     }
 
 
+def _gold_turns(call: Mapping) -> list[Mapping]:
+    turns = call.get("turns")
+    return [t for t in turns if isinstance(t, Mapping)] if isinstance(turns, list) else []
+
+
 def _task_data_from_gold(call: Mapping) -> dict:
-    turns = [t for t in call.get("turns") or [] if isinstance(t, Mapping)]
+    meta = call.get("metadata")
     return {
         "call_id": call.get("call_id"),
-        "turns": [_turn_data(t.get("speaker"), t.get("text"), t.get("start"), t.get("end")) for t in turns],
-        "metadata": dict(call.get("metadata") or {}),
+        "turns": [_turn_data(t.get("speaker"), t.get("text"), t.get("start"), t.get("end")) for t in _gold_turns(call)],
+        "metadata": dict(meta) if isinstance(meta, Mapping) else {},
     }
 
 
 def gold_to_result(call: Mapping) -> list[dict]:
     """A gold call's labels as a Label Studio annotation ``result`` list (what was there; missing
-    labels are simply left out). One region per turn, id ``turn-<i>``: its stage, and on an offer
-    turn the ``offer`` label with its per-region kind and response, and on the resolution turn the
-    ``resolution_turn`` label, all sharing that id."""
+    labels are simply left out). Each turn's stage is a region ``turn-<i>``; an offer is its own
+    region ``offer-<i>`` carrying the per-region kind and response (so deleting that region removes
+    the offer whole), and the resolution turn is a region ``resolution-<i>``."""
     result: list[dict] = []
-    turns = call.get("turns") or []
     rt = call.get("resolution_turn")
-    for i, t in enumerate(turns):
-        if not isinstance(t, Mapping):
-            continue
+    for i, t in enumerate(_gold_turns(call)):
         text = t.get("text") if isinstance(t.get("text"), str) else ""
-        rid = f"turn-{i}"
         span = {"start": str(i), "end": str(i), "startOffset": 0, "endOffset": len(text), "text": text}
         if t.get("stage") in STAGES:
-            result.append(_item(rid, STAGE, "paragraphlabels", {**span, "paragraphlabels": [t["stage"]]}))
+            result.append(_item(f"turn-{i}", STAGE, "paragraphlabels", {**span, "paragraphlabels": [t["stage"]]}))
         off = t.get("offer")
         if isinstance(off, Mapping):
+            rid = f"offer-{i}"
             result.append(_item(rid, OFFER, "paragraphlabels", {**span, "paragraphlabels": [OFFER_LABEL]}))
             if off.get("kind") in OFFER_KINDS:
                 result.append(_item(rid, OFFER_KIND, "choices", {**span, "choices": [off["kind"]]}))
             if off.get("response") in OFFER_RESPONSES:
                 result.append(_item(rid, OFFER_RESPONSE, "choices", {**span, "choices": [off["response"]]}))
         if rt == i and not isinstance(rt, bool):
-            result.append(_item(rid, RESOLUTION, "paragraphlabels", {**span, "paragraphlabels": [RESOLUTION_LABEL]}))
+            result.append(_item(f"resolution-{i}", RESOLUTION, "paragraphlabels", {**span, "paragraphlabels": [RESOLUTION_LABEL]}))
     if call.get("outcome") in OUTCOMES:
         result.append(_item(OUTCOME, OUTCOME, "choices", {"choices": [call["outcome"]]}))
     skills = call.get("soft_skills") if isinstance(call.get("soft_skills"), Mapping) else {}
@@ -317,8 +319,8 @@ def _labels_from_result(result: list, turns: list[dict]) -> tuple[dict, list[str
     probs: list[str] = []
     stages: list[str | None] = [None] * n
     stage_conflicts: dict[int, set[str]] = {}
-    offer_spans: dict[str, tuple[int, int]] = {}  # region id -> span (from the offer label or its choices)
-    offer_labelled: set[str] = set()
+    offer_spans: dict[str, tuple[int, int]] = {}  # id of a region with the offer label -> its span
+    choice_spans: dict[str, tuple[int, int]] = {}  # id of a region with offer choices -> the choices' span
     offer_choice: dict[str, dict[str, set[str]]] = {}  # region id -> {offer_kind: {...}, offer_response: {...}}
     resolution: set[int] = set()
     outcomes: set[str] = set()
@@ -349,7 +351,6 @@ def _labels_from_result(result: list, turns: list[dict]) -> tuple[dict, list[str
             elif fn == OFFER:
                 if OFFER_LABEL in labels:
                     offer_spans[rid] = span
-                    offer_labelled.add(rid)
             elif fn == RESOLUTION:
                 if RESOLUTION_LABEL in labels:
                     if a != b:
@@ -358,12 +359,9 @@ def _labels_from_result(result: list, turns: list[dict]) -> tuple[dict, list[str
         elif fn in (OFFER_KIND, OFFER_RESPONSE):
             choices = [c for c in _values(value, "choices") if isinstance(c, str)]
             offer_choice.setdefault(rid, {}).setdefault(fn, set()).update(choices)
-            if rid not in offer_spans and "start" in value:
-                span = _span(value, turns)
-                if isinstance(span, str):
-                    probs.append(f"{fn} choice of region {rid} {span}")
-                else:
-                    offer_spans.setdefault(rid, span)
+            cspan = _span(value, turns) if "start" in value else None
+            if isinstance(cspan, tuple):
+                choice_spans.setdefault(rid, cspan)
         elif fn == OUTCOME:
             outcomes.update(c for c in _values(value, "choices") if isinstance(c, str))
         elif fn in SKILLS:
@@ -379,12 +377,18 @@ def _labels_from_result(result: list, turns: list[dict]) -> tuple[dict, list[str
     if missing:
         probs.append(f"{'turn' if len(missing) == 1 else 'turns'} {_turn_list(missing)} {'has' if len(missing) == 1 else 'have'} no stage")
 
-    # offers: a region with the offer label, or one that carries offer_kind/offer_response choices
-    offers: dict[int, dict[str, str]] = {}
-    for rid in sorted(set(offer_spans) | set(offer_choice), key=lambda r: offer_spans.get(r, (n, n))):
-        if rid not in offer_spans:
-            probs.append(f"offer_kind/offer_response of region {rid} belong to no region on a turn; select the offer turn's region and choose them there")
+    # offers: regions with the offer label, their kind and response the per-region choices of the same id.
+    # Choices on a region without the label (chosen on a stage region, or left after the label was
+    # removed) are a problem, not an offer: either reading could be the wrong one.
+    for rid, by_fn in sorted(offer_choice.items(), key=lambda kv: choice_spans.get(kv[0], (n, n))):
+        if rid in offer_spans or not any(by_fn.values()):
             continue
+        span = choice_spans.get(rid)
+        where = f"turn {span[0]}" if span and span[0] == span[1] else f"region {rid}"
+        probs.append(f"{where} has {'/'.join(fn for fn in (OFFER_KIND, OFFER_RESPONSE) if by_fn.get(fn))} but no "
+                     f"'offer' label; put the offer label on the offer turn, or clear the choices")
+    offers: dict[int, dict[str, str]] = {}
+    for rid in sorted(offer_spans, key=lambda r: offer_spans[r]):
         a, b = offer_spans[rid]
         if a != b:
             probs.append(f"the offer region {rid} covers turns {a}..{b}; mark the one agent turn that makes the offer")

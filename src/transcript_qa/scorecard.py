@@ -70,7 +70,11 @@ class Scorecard:
         path = Path(path)
         if not path.exists():
             raise ScorecardError(f"{path}: no such file")
-        return cls.from_text(path.read_text(encoding="utf-8"), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:  # a folder, no permission, not UTF-8
+            raise ScorecardError(f"{path}: cannot read: {e}") from None
+        return cls.from_text(text, str(path))
 
     @classmethod
     def from_text(cls, text: str, name: str = "<scorecard>") -> "Scorecard":
@@ -79,6 +83,10 @@ class Scorecard:
         except yaml.MarkedYAMLError as e:
             line = e.problem_mark.line + 1 if e.problem_mark else "?"
             raise ScorecardError(f"{name}:{line}: invalid YAML: {e.problem}") from None
+        except yaml.YAMLError as e:  # e.g. a control character (yaml.reader.ReaderError): no mark, a position
+            pos = getattr(e, "position", None)
+            line = text.count("\n", 0, pos) + 1 if isinstance(pos, int) else "?"
+            raise ScorecardError(f"{name}:{line}: invalid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("criteria"), list) or not doc["criteria"]:
             raise ScorecardError(f"{name}: expected a mapping with a non-empty 'criteria' list")
         crits: list[Criterion] = []

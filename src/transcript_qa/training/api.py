@@ -12,7 +12,7 @@ from ..analyzer import Analyzer
 from ..evaluation import evaluate, headline
 from .card import render_card
 from .data import LabeledCall, LabeledDataError, embed_calls, file_hash, load_labeled
-from .trainer import ALL_TASKS, TrainConfig, save_model, train_heads
+from .trainer import ALL_TASKS, TrainConfig, save_model, train_heads_ensemble
 
 
 def _fingerprint(lc: LabeledCall) -> str:
@@ -88,8 +88,8 @@ def train(
 
         analyzer, metrics = finetune(train_calls, dev_calls, encoder, cfg, out, progress=progress)
     else:
-        analyzer, metrics = train_heads(train_calls, dev_calls, encoder, cfg, init=init, cache_dir=cache_dir,
-                                        progress=progress)
+        analyzer, metrics = train_heads_ensemble(train_calls, dev_calls, encoder, cfg, init=init, cache_dir=cache_dir,
+                                                 progress=progress)
     training = metrics["training"]
     training.update({"train_file": Path(data).name, "data_hash": file_hash([data]), "device": encoder.device,
                      "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})

@@ -74,9 +74,14 @@ def _module_class():
             self.loss_sum = 0.0
             self.loss_calls = 0
 
-        def forward(self, input_ids, attention_mask, call_lens, feats, mask, agent, items):
-            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            vecs = mean_pool(h, attention_mask)  # [turns of the batch, dim]
+        def encode_turns(self, input_ids, attention_mask, order):
+            """Turn vectors [turns of the batch, dim], with grad. The turns come in chunks sorted by
+            length (little padding); ``order`` puts them back in call order."""
+            return torch.cat([mean_pool(self.encoder(input_ids=x, attention_mask=m).last_hidden_state, m)
+                              for x, m in zip(input_ids, attention_mask)])[order]
+
+        def forward(self, input_ids, attention_mask, order, call_lens, feats, mask, agent, items):
+            vecs = self.encode_turns(input_ids, attention_mask, order)
             lens = [int(n) for n in call_lens]
             emb = torch.nn.utils.rnn.pad_sequence(list(torch.split(vecs, lens)), batch_first=True)
             if emb.shape[1] < mask.shape[1]:  # pad_batch makes T >= 1 even for empty calls
@@ -93,11 +98,14 @@ def _module_class():
 
 
 class CallCollator:
-    """Rows ``{"idx": i}`` -> one batch of calls: the tokenized turns of all of them, the padded
-    cue features / masks (``pad_batch``) and the calls' targets."""
+    """Rows ``{"idx": i}`` -> one batch of calls: the tokenized turns of all of them (sorted by length,
+    in chunks of ``chunk`` turns each padded to its own longest: dynamic padding), the padded cue
+    features / masks (``pad_batch``) and the calls' targets."""
 
-    def __init__(self, items: Sequence[dict[str, Any]], texts: Sequence[list[str]], tokenizer, max_length: int):
+    def __init__(self, items: Sequence[dict[str, Any]], texts: Sequence[list[str]], tokenizer, max_length: int,
+                 chunk: int = 64):
         self.items, self.texts, self.tokenizer, self.max_length = items, texts, tokenizer, max_length
+        self.chunk = chunk
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         from .batching import pad_batch
@@ -105,13 +113,22 @@ class CallCollator:
         idx = [int(r["idx"]) for r in rows]
         items = [self.items[i] for i in idx]
         texts = [t for i in idx for t in self.texts[i]]
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
-                             return_tensors="pt")
+        import torch
+
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        srt = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        input_ids, attention_mask = [], []
+        for s in range(0, len(srt), self.chunk):
+            enc = self.tokenizer.pad({"input_ids": [ids[i] for i in srt[s : s + self.chunk]]}, return_tensors="pt")
+            input_ids.append(enc["input_ids"])
+            attention_mask.append(enc["attention_mask"])
+        order = torch.empty(len(srt), dtype=torch.long)
+        order[torch.tensor(srt, dtype=torch.long)] = torch.arange(len(srt))
         # zero-width vectors: pad_batch lays out feats / mask / agent; the module pads the vectors
         b = pad_batch([np.zeros((len(it["agent"]), 0), np.float32) for it in items], [it["feats"] for it in items],
                       [it["agent"] for it in items])
         targets = [{k: v for k, v in it.items() if k not in ("feats", "agent")} for it in items]
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "order": order,
                 "call_lens": [len(it["agent"]) for it in items], "feats": b["feats"], "mask": b["mask"],
                 "agent": b["agent"], "items": targets}
 
@@ -215,6 +232,7 @@ def finetune(
     ds = datasets.Dataset.from_list([{"idx": i} for i in range(len(items))])
     collate = CallCollator(items, texts, encoder.tokenizer, encoder.max_length)
     dev_calls = [lc.call for lc in dev]
+    dev_feats = [_call_item(lc)["feats"] for lc in dev]
     config = model_config(heads.cfg.to_dict(), encoder,
                           {"offer_threshold": 0.5, "transition_weight": 1.0, "evidence_turns": 3})
     history: list[dict[str, Any]] = []
@@ -230,7 +248,7 @@ def finetune(
             view = _encoder_view(encoder, module.encoder, dev_dev, "fp32")
             an = Analyzer(module.heads, config, view)
             with torch.no_grad():
-                m = evaluate([lc.gold for lc in dev], an.analyze_encoded(dev_calls, embed_calls(dev, view)))
+                m = evaluate([lc.gold for lc in dev], an.analyze_encoded(dev_calls, embed_calls(dev, view), dev_feats))
             module.train()
             score = selection_score(m)
             rec = {"epoch": epoch, "loss": round(module.loss_sum / max(1, module.loss_calls), 4),

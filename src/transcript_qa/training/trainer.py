@@ -43,6 +43,7 @@ class TrainConfig:
     augment_asr: bool = True
     tasks: tuple[str, ...] = ALL_TASKS
     min_calls: int = 8
+    ensemble: int = 1  # heads trained with seeds seed, seed+1, ... and averaged
     loss_weights: dict[str, float] = field(default_factory=lambda: {
         "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 0.5, "outcome": 1.0, "skills": 1.0})
     offer_pos_weight: float = 3.0
@@ -54,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"lr must be in (0, 1), got {self.lr}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be >= 1, got {self.ensemble}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         self.tasks = tuple(self.tasks)
@@ -180,7 +183,6 @@ def train_heads(
     import torch
 
     from ..heads import CallHeads, HeadsConfig
-    from .batching import pad_batch
 
     cfg = cfg or TrainConfig()
     if len(train) < cfg.min_calls:
@@ -192,6 +194,7 @@ def train_heads(
     train_all = list(train) + (augment_asr(train, cfg.seed) if cfg.augment_asr else [])
     tr_items = _prepare(train_all, embed_calls(train_all, encoder, cache_dir))
     dev_embs = embed_calls(dev, encoder, cache_dir)
+    dev_feats = [_call_item(lc)["feats"] for lc in dev]
     t_enc = time.time() - t0
 
     if init is not None:
@@ -211,9 +214,33 @@ def train_heads(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     decode = {"offer_threshold": 0.5, "transition_weight": 1.0, "evidence_turns": 3}
     analyzer = Analyzer(heads, model_config(heads.cfg.to_dict(), encoder, decode), encoder)
-    best: tuple[float, int, dict] | None = None
-    history = []
     rng = random.Random(cfg.seed)
+    # the heads are small: one thread is faster than several (no oversubscription); restored below
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        best, history = _epochs(heads, analyzer, opt, params, tr_items, dev, dev_embs, dev_feats, cfg, device, rng,
+                                progress)
+    finally:
+        torch.set_num_threads(threads)
+    heads.load_state_dict(best[2])
+    heads.eval()
+    dev_metrics = _select_threshold(analyzer, dev, dev_embs, cfg)
+    info = {"best_epoch": best[1], "epochs_run": len(history), "encode_seconds": round(t_enc, 1),
+            "train_seconds": round(time.time() - t0, 1), "train_calls": len(train),
+            "train_calls_with_augmentation": len(train_all), "dev_calls": len(dev), "config": asdict(cfg),
+            "history": history}
+    return analyzer, {"dev": dev_metrics, "training": info}
+
+
+def _epochs(heads, analyzer, opt, params, tr_items, dev, dev_embs, dev_feats, cfg, device, rng, progress):
+    """The epoch loop with early stopping on the dev selection score; returns (best, history)."""
+    import torch
+
+    from .batching import pad_batch
+
+    best: tuple[float, int, dict] | None = None
+    history: list[dict] = []
     bad_epochs = 0
     for epoch in range(1, cfg.epochs + 1):
         heads.train()
@@ -231,7 +258,7 @@ def train_heads(
             total += float(loss.detach()) * len(batch)
         heads.eval()
         with torch.no_grad():
-            m = evaluate([lc.gold for lc in dev], analyzer.analyze_encoded([lc.call for lc in dev], dev_embs))
+            m = evaluate([lc.gold for lc in dev], analyzer.analyze_encoded([lc.call for lc in dev], dev_embs, dev_feats))
         score = selection_score(m)
         rec = {"epoch": epoch, "loss": round(total / len(tr_items), 4), "dev_score": round(score, 4), **headline(m)}
         history.append(rec)
@@ -245,13 +272,48 @@ def train_heads(
             if bad_epochs >= cfg.patience:
                 break
     assert best is not None
-    heads.load_state_dict(best[2])
-    heads.eval()
-    dev_metrics = _select_threshold(analyzer, dev, dev_embs, cfg)
-    info = {"best_epoch": best[1], "epochs_run": len(history), "encode_seconds": round(t_enc, 1),
-            "train_seconds": round(time.time() - t0, 1), "train_calls": len(train),
-            "train_calls_with_augmentation": len(train_all), "dev_calls": len(dev), "config": asdict(cfg),
-            "history": history}
+    return best, history
+
+
+def train_heads_ensemble(
+    train: Sequence[LabeledCall],
+    dev: Sequence[LabeledCall],
+    encoder,
+    cfg: TrainConfig | None = None,
+    init: Analyzer | None = None,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int, dict], None] | None = None,
+) -> tuple[Analyzer, dict[str, Any]]:
+    """``cfg.ensemble`` heads trained with consecutive seeds, averaged (heads.EnsembleHeads).
+
+    Each member selects its own epoch on dev; the offer threshold is then chosen for the average.
+    With ``init`` (a subset of tasks), member k starts from ``init``'s member k.
+    """
+    from dataclasses import replace
+
+    from ..heads import EnsembleHeads
+
+    cfg = cfg or TrainConfig()
+    init_members = list(init.heads.members) if init is not None and isinstance(init.heads, EnsembleHeads) else None
+    n = len(init_members) if init_members else cfg.ensemble
+    if n <= 1:
+        return train_heads(train, dev, encoder, cfg, init=init, cache_dir=cache_dir, progress=progress)
+    members, infos = [], []
+    for k in range(n):
+        init_k = Analyzer(init_members[k], init.config, init.encoder) if init_members else init
+        an, m = train_heads(train, dev, encoder, replace(cfg, seed=cfg.seed + k), init=init_k, cache_dir=cache_dir,
+                            progress=progress)
+        members.append(an.heads)
+        infos.append(m["training"])
+    heads = EnsembleHeads(members).eval()
+    config = dict(an.config, ensemble=n)
+    analyzer = Analyzer(heads, config, encoder)
+    dev_metrics = _select_threshold(analyzer, dev, embed_calls(dev, encoder, cache_dir), cfg)
+    info = dict(infos[0])
+    info.update({"ensemble": n, "best_epoch": [i["best_epoch"] for i in infos],
+                 "epochs_run": [i["epochs_run"] for i in infos],
+                 "train_seconds": round(sum(i["train_seconds"] for i in infos), 1),
+                 "history": [i["history"] for i in infos], "config": asdict(cfg)})
     return analyzer, {"dev": dev_metrics, "training": info}
 
 
@@ -265,6 +327,13 @@ def _select_threshold(analyzer: Analyzer, dev: Sequence[LabeledCall], dev_embs: 
     with torch.no_grad():
         raw = analyzer.predict_raw(dev_embs, [[t.text for t in c.turns] for c in dev_calls],
                                    [[t.role.value == "agent" for t in c.turns] for c in dev_calls])
+    if "stages" in cfg.tasks:
+        st_scores = {}
+        for w in (0.0, 0.5, 1.0, 1.5, 2.0):
+            analyzer.decode.transition_weight = w
+            preds = [analyzer._decode(c, r) for c, r in zip(dev_calls, raw)]
+            st_scores[w] = evaluate([lc.gold for lc in dev], preds)["stages"]["stage_accuracy"]
+        analyzer.decode.transition_weight = max(st_scores, key=lambda k: (st_scores[k], -abs(k - 1.0)))
     if "offers" in cfg.tasks:
         scores = {}
         for thr in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):

@@ -1,0 +1,112 @@
+"""The analysis pipeline: the output contract, derived fields, batching, stable ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from transcript_qa.labels import SKILLS, derive_offer_timing
+from transcript_qa.results import CallAnalysis
+from transcript_qa.sources import read_call, read_calls
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "src/transcript_qa/schemas/analysis.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample_calls():
+    return read_calls(ROOT / "samples")
+
+
+def test_every_result_matches_the_schema_and_the_call(tiny_analyzer, sample_calls):
+    results = list(tiny_analyzer.analyze_many(sample_calls, batch_size=4))
+    assert [r.call_id for r in results] == [c.id for c in sample_calls]
+    for call, r in zip(sample_calls, results):
+        d = r.to_dict()
+        jsonschema.validate(d, SCHEMA)
+        assert [t["id"] for t in d["turns"]] == [f"{call.id}:t{i:04d}" for i in range(len(call.turns))]
+        assert [t["role"] for t in d["turns"]] == [t.role.value for t in call.turns]
+        # spans cover every turn once, in order
+        covered = [i for s in d["stages"] for i in range(s["start_turn"], s["end_turn"] + 1)]
+        assert covered == list(range(len(call.turns)))
+        assert [t["stage"] for t in d["turns"]] == [s["stage"] for s in d["stages"]
+                                                    for _ in range(s["start_turn"], s["end_turn"] + 1)]
+
+
+def test_derived_fields_follow_the_spec(tiny_analyzer, sample_calls):
+    for r in tiny_analyzer.analyze_many(sample_calls):
+        if r.outcome != "resolved":
+            assert r.resolution_turn is None
+        else:
+            assert 0 <= r.resolution_turn < len(r.turns)
+        assert r.offer_timing == derive_offer_timing([o.turn for o in r.offers], r.outcome, r.resolution_turn)
+        for o in r.offers:
+            assert r.turns[o.turn].role == "agent"
+        agent_ids = {t.id for t in r.turns if t.role == "agent"}
+        for s in SKILLS:
+            sk = r.soft_skills[s]
+            assert 1 <= sk.score <= 5 and abs(sk.score - sk.value) <= 0.5 + 1e-6
+            assert sk.evidence and set(sk.evidence) <= agent_ids
+
+
+def test_batching_does_not_change_results(tiny_analyzer, sample_calls):
+    one = [tiny_analyzer.analyze(c).to_dict() for c in sample_calls[:4]]
+    many = [r.to_dict() for r in tiny_analyzer.analyze_many(sample_calls[:4], batch_size=4)]
+    for a, b in zip(one, many):
+        assert [t["stage"] for t in a["turns"]] == [t["stage"] for t in b["turns"]]
+        assert a["outcome"] == b["outcome"]
+        assert a["offer_timing"] == b["offer_timing"]
+        assert abs(a["outcome_confidence"] - b["outcome_confidence"]) < 1e-3
+
+
+def test_results_round_trip_through_dict(tiny_analyzer, sample_calls):
+    r = tiny_analyzer.analyze(sample_calls[0])
+    r.extra["qa_score"] = {"total": 50.0, "breakdown": []}
+    d = r.to_dict()
+    back = CallAnalysis.from_dict(json.loads(json.dumps(d)))
+    assert back.to_dict() == d
+
+
+def test_two_runs_give_identical_output(tiny_analyzer, sample_calls):
+    a = [r.to_dict() for r in tiny_analyzer.analyze_many(sample_calls[:3])]
+    b = [r.to_dict() for r in tiny_analyzer.analyze_many(sample_calls[:3])]
+    assert a == b
+
+
+def test_analysis_does_not_touch_the_call(tiny_analyzer):
+    call = read_call(ROOT / "samples" / "w1-bank-001.txt")
+    before = call.model_dump()
+    tiny_analyzer.analyze(call)
+    assert call.model_dump() == before
+    with pytest.raises(Exception):
+        call.turns[0].text = "changed"  # type: ignore[misc]
+
+
+def test_encoder_bf16_matches_fp32(encoder):
+    """bf16 (used where the CPU has AMX) stays within cosine 0.9999 of fp32."""
+    from transcript_qa.encoder import TurnEncoder
+
+    texts = ["thanks for calling northfield bank this is dana", "my card got declined twice today",
+             "Would you like to add travel insurance for just four pounds a month?"]
+    bf = TurnEncoder(device="cpu", dtype="bf16")
+    a, b = encoder.encode(texts), bf.encode(texts)
+    assert a.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
+    assert (a * b).sum(1).min() > 0.9999
+
+
+def test_the_shipped_default_model_loads_and_analyses():
+    from transcript_qa.analyzer import Analyzer, default_model_path
+
+    path = default_model_path()
+    cfg = json.loads((path / "transcript_qa.json").read_text())
+    assert cfg["labels"]["skills"] == list(SKILLS)
+    assert (path / "README.md").exists() and (path / "metrics.json").exists()
+    assert max(f.stat().st_size for f in path.iterdir()) < 20_000_000
+    an = Analyzer.load(device="cpu")
+    r = an.analyze(read_call(ROOT / "samples" / "w1-bank-006.vtt"))
+    jsonschema.validate(r.to_dict(), SCHEMA)

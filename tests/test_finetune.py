@@ -1,0 +1,143 @@
+"""Fine-tuning the encoder with the heads (HF Trainer): the training forward pools as the encoder
+does, the run ends in an HF-native folder that reloads with the same predictions, the weights move."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from transcript_qa.analyzer import Analyzer
+from transcript_qa.training.data import LabeledCall, gold_to_call, load_labeled
+from transcript_qa.training.trainer import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "datasets" / "calls"
+PARAM = "encoder.layer.0.attention.self.query.weight"
+
+
+@pytest.fixture(scope="module")
+def tiny_split(tmp_path_factory) -> Path:
+    """12 training and 4 dev calls from the corpus."""
+    d = tmp_path_factory.mktemp("ft-split")
+    (d / "train.jsonl").write_text("\n".join((CALLS / "train.jsonl").read_text().splitlines()[:12]) + "\n")
+    (d / "dev.jsonl").write_text("\n".join((CALLS / "dev.jsonl").read_text().splitlines()[:4]) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def short_encoder(encoder):
+    """The session's fp32 MiniLM, turns cut at 64 tokens (a shallow copy: the model is shared)."""
+    enc = copy.copy(encoder)
+    enc.max_length = 64
+    return enc
+
+
+def _head(lc: LabeledCall, n: int) -> LabeledCall:
+    """The call cut to its first ``n`` turns (labels kept consistent), to keep a fast test fast."""
+    g = dict(lc.gold, turns=lc.gold["turns"][:n])
+    if g.get("resolution_turn") is not None and g["resolution_turn"] >= n:
+        g["resolution_turn"] = None
+    return LabeledCall(gold_to_call(g), g, lc.where)
+
+
+def test_training_forward_pools_turns_exactly_as_the_encoder(short_encoder, tiny_split):
+    from transcript_qa.training.finetune import CallCollator, _fp32_copy, _module_class
+    from transcript_qa.training.trainer import _call_item, _new_heads
+
+    calls = [_head(lc, 8) for lc in load_labeled(tiny_split / "train.jsonl")[:2]]
+    items = [_call_item(lc) for lc in calls]
+    texts = [[t.text for t in lc.call.turns] for lc in calls]
+    batch = CallCollator(items, texts, short_encoder.tokenizer, short_encoder.max_length, chunk=6)(
+        [{"idx": 0}, {"idx": 1}])
+    assert len(batch["input_ids"]) > 1  # several length-sorted chunks
+    cfg = TrainConfig(hidden=32)
+    module = _module_class()(_fp32_copy(short_encoder), _new_heads(short_encoder.dim, cfg), cfg).eval()
+    with torch.no_grad():
+        vecs = module.encode_turns(batch["input_ids"], batch["attention_mask"], batch["order"]).numpy()
+    want = short_encoder.encode([t for ts in texts for t in ts])
+    assert vecs.shape == want.shape
+    np.testing.assert_allclose(vecs, want, atol=2e-5)
+    module.train()
+    with torch.enable_grad():
+        loss = module(**batch)["loss"]
+        loss.backward()
+    assert torch.isfinite(loss)
+    assert module.encoder.get_parameter(PARAM).grad is not None
+
+
+def test_finetune_refuses_a_subset_of_tasks(short_encoder, tiny_split):
+    from transcript_qa.training.finetune import finetune
+
+    calls = load_labeled(tiny_split / "train.jsonl")
+    with pytest.raises(ValueError, match="every task"):
+        finetune(calls, calls[:2], short_encoder, TrainConfig(tasks=("offers",)))
+
+
+@pytest.fixture(scope="module")
+def finetuned(short_encoder, tiny_split, tmp_path_factory):
+    from transcript_qa.training.finetune import finetune
+
+    out = tmp_path_factory.mktemp("ft") / "model"
+    seen = []
+    an, metrics = finetune(load_labeled(tiny_split / "train.jsonl"), load_labeled(tiny_split / "dev.jsonl"),
+                           short_encoder, TrainConfig(epochs=2, augment_asr=False, hidden=32), out,
+                           progress=lambda e, n, rec: seen.append((e, n, rec)), warm_start_epochs=2)
+    return an, metrics, out, seen
+
+
+@pytest.mark.slow
+def test_finetune_runs_and_reports_like_train_heads(finetuned):
+    an, metrics, out, seen = finetuned
+    info = metrics["training"]
+    assert {"best_epoch", "epochs_run", "train_seconds", "train_calls", "train_calls_with_augmentation",
+            "dev_calls", "config", "history", "encode_seconds"} <= set(info)
+    assert info["epochs_run"] == 2 and info["train_calls"] == 12 and info["dev_calls"] == 4
+    assert [e for e, n, _ in seen] == [1, 2] and all(n == 2 for _, n, _ in seen)
+    assert all(np.isfinite(r["loss"]) and "dev_score" in r for _, _, r in seen)
+    assert info["finetune"]["warm_start_heads"]["epochs_run"] <= 2
+    assert "stages" in metrics["dev"] and an.config["encoder"]["in_model_dir"] is True
+
+
+@pytest.mark.slow
+def test_finetuned_folder_is_hf_native(finetuned):
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    an, metrics, out, _ = finetuned
+    files = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer_config.json", "heads.safetensors",
+            "transcript_qa.json"} <= files
+    assert files & {"tokenizer.json", "vocab.txt"}
+    assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    cfg = json.loads((out / "transcript_qa.json").read_text())
+    assert cfg["encoder"]["in_model_dir"] is True and cfg["encoder"]["max_length"] == 64
+    assert AutoConfig.from_pretrained(out).model_type == "bert"
+    AutoTokenizer.from_pretrained(out)
+    AutoModel.from_pretrained(out)
+
+
+@pytest.mark.slow
+def test_finetuned_model_reloads_with_the_same_predictions(finetuned, tiny_split):
+    an, _, out, _ = finetuned
+    back = Analyzer.load(out, device="cpu", dtype="fp32")
+    assert back.encoder.path == out and back.encoder.max_length == 64
+    calls = [lc.call for lc in load_labeled(tiny_split / "dev.jsonl")]
+    assert [r.to_dict() for r in an.analyze_many(calls)] == [r.to_dict() for r in back.analyze_many(calls)]
+
+
+@pytest.mark.slow
+def test_finetuning_changes_the_encoder_weights(finetuned, short_encoder):
+    an, _, out, _ = finetuned
+    base = short_encoder.model.get_parameter(PARAM).detach().float().cpu()
+    tuned = an.encoder.model.get_parameter(PARAM).detach().float().cpu()
+    back = Analyzer.load(out, device="cpu", dtype="fp32").encoder.model.get_parameter(PARAM).detach().cpu()
+    assert not torch.equal(base, tuned)
+    assert torch.equal(tuned, back)
+    # the encoder passed in is left as it was
+    from transformers import AutoModel
+
+    assert torch.equal(base, AutoModel.from_pretrained(short_encoder.path).get_parameter(PARAM).detach().float())

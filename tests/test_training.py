@@ -1,0 +1,109 @@
+"""Training heads: reload gives the same predictions, subsets keep the rest, bad data is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from transcript_qa.analyzer import Analyzer
+from transcript_qa.cli import app
+from transcript_qa.training.data import LabeledDataError, embed_calls, load_labeled, to_dataset
+from transcript_qa.training.trainer import TrainConfig, save_model, train_heads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_trained_heads_reload_with_the_same_predictions(small_split, encoder, tmp_path):
+    tr = load_labeled(small_split / "train.jsonl")
+    dv = load_labeled(small_split / "dev.jsonl")
+    an, metrics = train_heads(tr, dv, encoder, TrainConfig(epochs=3, hidden=32, augment_asr=False))
+    assert metrics["training"]["epochs_run"] == 3 and "stages" in metrics["dev"]
+    save_model(an, tmp_path / "m", metrics)
+    files = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"heads.safetensors", "transcript_qa.json", "metrics.json"} <= files
+    assert not any(f.endswith((".pkl", ".pt", ".bin")) for f in files)
+    back = Analyzer.load(tmp_path / "m", device="cpu", dtype="fp32")
+    embs = embed_calls(dv, encoder)
+    a = [r.to_dict() for r in an.analyze_encoded([lc.call for lc in dv], embs)]
+    b = [r.to_dict() for r in back.analyze_encoded([lc.call for lc in dv], embs)]
+    for x, y in zip(a, b):
+        x.pop("model"), y.pop("model")
+        assert x == y
+
+
+def test_training_a_subset_keeps_the_other_heads(tiny_model, small_split, tmp_path):
+    from transcript_qa.training.api import train
+
+    base = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    train(small_split / "train.jsonl", tmp_path / "offers", small_split / "dev.jsonl", tasks=("offers",),
+          init_model=tiny_model, device="cpu", config=TrainConfig(epochs=2, patience=2, augment_asr=False), cache_dir=None)
+    new = Analyzer.load(tmp_path / "offers", device="cpu", dtype="fp32")
+    old_sd, new_sd = base.heads.state_dict(), new.heads.state_dict()
+    changed = {k.split(".")[0] for k in old_sd if not torch.equal(old_sd[k], new_sd[k])}
+    assert changed and changed <= {"offer", "offer_kind", "offer_resp"}
+    assert torch.equal(old_sd["stage.weight"], new_sd["stage.weight"])
+    assert torch.equal(old_sd["gru.weight_ih_l0"], new_sd["gru.weight_ih_l0"])
+
+
+def test_training_refuses_overlap_with_the_test_file(small_split, tmp_path):
+    from transcript_qa.training.api import train
+
+    with pytest.raises(LabeledDataError, match="also in the test file"):
+        train(small_split / "train.jsonl", tmp_path / "m", small_split / "dev.jsonl", test=small_split / "train.jsonl",
+              device="cpu", config=TrainConfig(epochs=1))
+
+
+def test_bad_and_too_little_data_name_the_file_and_line(small_split, encoder, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    lines = (small_split / "train.jsonl").read_text().splitlines()[:3]
+    obj = json.loads(lines[1])
+    obj["turns"][2]["stage"] = "chitchat"
+    bad.write_text("\n".join([lines[0], json.dumps(obj), lines[2]]) + "\n")
+    with pytest.raises(LabeledDataError, match=r"bad.jsonl:2: turn 2: 'stage' must be one of"):
+        load_labeled(bad)
+    few = load_labeled(small_split / "train.jsonl")[:3]
+    with pytest.raises(LabeledDataError, match="too little training data: 3 calls"):
+        train_heads(few, few, encoder, TrainConfig(epochs=1))
+
+
+def test_train_config_validates_itself():
+    with pytest.raises(ValueError, match="unknown tasks"):
+        TrainConfig(tasks=("stages", "sentiment"))
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+
+
+def test_dataset_has_one_row_per_call(small_split):
+    ds = to_dataset(load_labeled(small_split / "train.jsonl"))
+    assert ds.num_rows == 16
+    row = ds[0]
+    assert len(row["texts"]) == len(row["stage"]) == len(row["roles"])
+    assert len(row["skills"]) == 5
+
+
+def test_cli_train_and_evaluate(small_split, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli-model"
+    r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--dev", str(small_split / "dev.jsonl"),
+                            "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu", "--quiet"])
+    assert r.exit_code == 0, r.output
+    card = (out / "README.md").read_text()
+    assert "stage_accuracy" in card and "heads.safetensors" in card
+    r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(out), "--quiet"])
+    assert r.exit_code == 2  # exists without --force
+    r = runner.invoke(app, ["evaluate", "--model", str(out), "--gold", str(small_split / "dev.jsonl"), "--json",
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert m["calls"] == 6
+    for task, key in [("stages", "stage_accuracy"), ("stages", "stage_macro_f1"), ("outcome", "outcome_macro_f1"),
+                      ("offer_timing", "offer_timing_macro_f1"), ("offers", "offer_turn_f1"),
+                      ("resolution", "resolution_turn_within2"), ("soft_skills", "soft_skill_mae")]:
+        assert 0 <= m[task][key] <= 5
+    r = runner.invoke(app, ["evaluate", "--model", str(out), "--gold", str(small_split / "dev.jsonl"), "--device", "cpu"])
+    assert r.exit_code == 0
+    assert "stage confusion" in r.output and "offer-timing confusion" in r.output and "QWK" in r.output
