@@ -127,6 +127,25 @@ def run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]
     return r["sec"], r["rss"] // 1024, r["out"]
 
 
+def accuracy_check(device: str) -> dict:
+    """Test-split metrics with the encoder in fp32 and in the automatic dtype (bf16 where fast)."""
+    import numpy as np
+
+    from transcript_qa.encoder import TurnEncoder, resolve_dtype
+    from transcript_qa.training.api import evaluate_model
+
+    fast = resolve_dtype(device)
+    gold = ROOT / "datasets/calls/test.jsonl"
+    m32 = evaluate_model(None, gold, device=device, dtype="fp32")["headline"]
+    mfast = evaluate_model(None, gold, device=device, dtype=fast)["headline"]
+    texts = [json.loads(l)["turns"][i]["text"] for l in gold.read_text().splitlines()[:40] for i in range(3)]
+    a = TurnEncoder(device=device, dtype="fp32").encode(texts)
+    b = TurnEncoder(device=device, dtype=fast).encode(texts)
+    return {"fast_dtype": fast, "fp32": m32, fast: mfast,
+            "max_abs_diff": round(max(abs(m32[k] - mfast[k]) for k in m32), 4),
+            "min_cosine": round(float((a * b).sum(1).min()), 6)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=150)
@@ -135,6 +154,7 @@ def main() -> int:
     ap.add_argument("--naive-sample", type=int, default=300, help="turns the naive pipelines run on (scaled up)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "throughput.json")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true", help="skip the fp32 vs bf16 metrics on the test split")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tqa-bench-"))
     try:
@@ -169,6 +189,8 @@ def main() -> int:
             res["naive"] = {"seconds_scaled": round(naive_total, 1), "sampled_turns": len(sample),
                             "turns_per_s": round(len(texts) / naive_total, 2), "pipelines": nv["pipelines"]}
             res["naive_over_A"] = round(naive_total / a_sec, 1)
+        if not a.skip_accuracy:
+            res["accuracy"] = accuracy_check(a.device)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     w = res["workload"]
@@ -180,6 +202,10 @@ def main() -> int:
         print(f"{'naive':<8}{res['naive']['seconds_scaled']:>10}{'':>10}{res['naive']['turns_per_s']:>10}{'':>13}")
         print(f"naive/A = {res['naive_over_A']}  (target >= 20)")
     print(f"A/floor = {res['A_over_floor']}  (target <= 1.0)")
+    if "accuracy" in res:
+        acc = res["accuracy"]
+        print(f"test-split metrics, encoder {acc['fast_dtype']} vs fp32: largest difference {acc['max_abs_diff']} "
+              f"(target <= 0.005); min cosine of turn vectors {acc['min_cosine']}")
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=2))
     print(f"written {a.json}")

@@ -24,6 +24,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "models" / "default"))
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--ensemble", type=int, default=5, help="heads trained with consecutive seeds, averaged")
     a = ap.parse_args()
     data = ROOT / "datasets" / "calls"
 
@@ -32,7 +33,7 @@ def main() -> int:
             print(f"epoch {epoch}: loss {rec['loss']:.3f} dev score {rec['dev_score']:.3f}", file=sys.stderr)
 
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device="cpu", force=True,
-              config=TrainConfig(seed=a.seed, epochs=a.epochs), progress=progress)
+              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble), progress=progress)
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       "best_epoch": r["training"]["best_epoch"]}, indent=2))
     return 0

@@ -105,16 +105,24 @@ FLAT_COLUMNS = list(flat_row({"call_id": "", "outcome": "", "outcome_confidence"
                               "offer_timing": "", "soft_skills": {}}).keys())
 
 
+def drop_torn_line(path: Path) -> bytes:
+    """Cut a torn last line (left by a kill mid-write) off ``path``; return the whole lines."""
+    if not path.exists():
+        return b""
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        cut = data.rfind(b"\n") + 1
+        if cut < len(data):
+            fh.truncate(cut)
+            data = data[:cut]
+    return data
+
+
 def done_ids(out: Path, fmt: str) -> set[str]:
     """Call ids already in an output file; a torn last line (from a kill) is cut off first."""
     if not out.exists():
         return set()
-    with open(out, "rb+") as fh:
-        data = fh.read()
-        cut = data.rfind(b"\n") + 1
-        if cut < len(data):  # a torn last line: drop it
-            fh.truncate(cut)
-            data = data[:cut]
+    data = drop_torn_line(out)
     ids: set[str] = set()
     if fmt == "jsonl":
         for line in data.decode("utf-8", errors="replace").splitlines():
@@ -271,6 +279,8 @@ def analyze_archive(
         raise BatchError("--force and --resume exclude each other")
     errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
     skip = done_ids(out, fmt) if resume else set()
+    if resume:
+        drop_torn_line(errors)
     analyzer = analyzer or Analyzer.load(model, device=device)
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)

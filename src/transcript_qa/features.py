@@ -45,9 +45,16 @@ _LEX: dict[str, str] = {
              r"talk to my|check with my|call back later|consider)\b",
     "question": r"\?|\b(can you|could you|would you|do you|did you|is it|are you|what|when|where|why|how|which)\b",
     "we_will": r"\b(i('ll| will)|we('ll| will)|i('m| am) going to|let me)\b",
+    "retention": r"\b(pause|instead|before (i|you|we) (cancel|close|go)|stay( with us)?|keep (you|your)|half price|"
+                 r"cheaper|lower (plan|tier|price|rate)|come back|loyalty|rate lock|lock in|price match|match (that|their|it)|"
+                 r"what i can do|one option|an option|alternative)\b",
+    "cancel_intent": r"\b(cancel\w*|leav(e|ing)|switch(ing)? (to|provider|supplier)|close (my|the) account|terminat\w*|"
+                     r"end (my|the) (contract|subscription|policy|membership)|going (elsewhere|with)|don'?t (want|need) it)\b",
     "deflect": r"\b(not my (department|job|problem)|nothing i can do|can'?t help|you('ll| will) have to|"
                r"that'?s (the )?policy|not (our|my) fault|you should have)\b",
 }
+# compiled case-sensitive and matched against lower-cased text: 2x faster than re.I, same hits
+_LEX_LOWER: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in _LEX.items()}
 LEXICONS: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in _LEX.items()}
 FEATURE_NAMES: list[str] = (
     ["is_agent", "is_customer", "rel_pos", "log_pos", "log_rev_pos", "is_first", "is_last", "log_words",
@@ -55,12 +62,14 @@ FEATURE_NAMES: list[str] = (
     + [f"lex_{k}" for k in _LEX]
     + [f"prev_lex_{k}" for k in ("offer", "negative", "question")]
     + [f"next_lex_{k}" for k in ("accept", "decline", "defer", "thanks", "negative")]
+    + ["customer_cancel_so_far"]
 )
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 
 def lexicon_hits(text: str) -> dict[str, int]:
-    return {k: int(bool(rx.search(text))) for k, rx in LEXICONS.items()}
+    low = text.lower()
+    return {k: int(bool(rx.search(low))) for k, rx in _LEX_LOWER.items()}
 
 
 def turn_features(texts: list[str], is_agent: list[bool]) -> np.ndarray:
@@ -68,6 +77,7 @@ def turn_features(texts: list[str], is_agent: list[bool]) -> np.ndarray:
     n = len(texts)
     lex = [lexicon_hits(t) for t in texts]
     out = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32)
+    cancel_seen = 0.0
     for i, t in enumerate(texts):
         row: list[float] = [
             float(is_agent[i]), float(not is_agent[i]), i / max(1, n - 1), math.log1p(i) / 4.0,
@@ -79,5 +89,8 @@ def turn_features(texts: list[str], is_agent: list[bool]) -> np.ndarray:
         nxt = lex[i + 1] if i + 1 < n else None
         row += [float(prev[k]) if prev else 0.0 for k in ("offer", "negative", "question")]
         row += [float(nxt[k]) if nxt else 0.0 for k in ("accept", "decline", "defer", "thanks", "negative")]
+        if not is_agent[i] and lex[i]["cancel_intent"]:
+            cancel_seen = 1.0  # the customer has asked to cancel or leave: later offers are likely retention
+        row.append(cancel_seen)
         out[i] = row
     return out

@@ -29,6 +29,8 @@ class HeadsConfig:
     offer_kinds: list[str] = field(default_factory=lambda: list(OFFER_KINDS))
     offer_responses: list[str] = field(default_factory=lambda: list(OFFER_RESPONSES))
     skills: list[str] = field(default_factory=lambda: list(SKILLS))
+    call_features: bool = True  # call-level cue summaries for the outcome and skill heads
+    rel_pos_index: int = 2  # where features.py puts the relative position
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,11 +55,12 @@ class CallHeads(nn.Module):
         self.offer_resp = nn.Linear(d, len(cfg.offer_responses))
         self.res_ptr = nn.Linear(d, 1)
         self.out_att = nn.Linear(d, 1)
-        self.outcome = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Dropout(cfg.dropout),
+        nf = 3 * cfg.n_features if cfg.call_features else 0
+        self.outcome = nn.Sequential(nn.Linear(2 * d + nf, d), nn.GELU(), nn.Dropout(cfg.dropout),
                                      nn.Linear(d, len(cfg.outcomes)))
         self.skill_att = nn.Linear(d, len(cfg.skills))
         self.skill_val = nn.Linear(d, len(cfg.skills))
-        self.skill_out = nn.Linear(2 * len(cfg.skills), len(cfg.skills))
+        self.skill_out = nn.Linear(2 * len(cfg.skills) + nf, len(cfg.skills))
         # log transition scores between stages, set from training counts (used by Viterbi only)
         n = len(cfg.stages)
         self.register_buffer("transitions", torch.zeros(n, n))
@@ -82,17 +85,28 @@ class CallHeads(nn.Module):
         a = self.out_att(h).squeeze(-1).masked_fill(~mask, neg).softmax(-1)
         pooled = (a.unsqueeze(-1) * h).sum(1)
         mx = h.masked_fill(~mask.unsqueeze(-1), neg).max(1).values
-        out["outcome"] = self.outcome(torch.cat([pooled, mx], -1))
         am = mask & agent
         am = torch.where(am.any(1, keepdim=True), am, mask)  # a call with no agent turn: use all
+        call_f: list[torch.Tensor] = []
+        if self.cfg.call_features:
+            # how the call ends decides its outcome: cue rates of each side in the last 40% of turns
+            late = mask & (feats[..., self.cfg.rel_pos_index] >= 0.6)
+            call_f = [_masked_mean(feats, late & agent), _masked_mean(feats, late & ~agent), _masked_mean(feats, am)]
+        out["outcome"] = self.outcome(torch.cat([pooled, mx, *call_f], -1))
         sa = self.skill_att(h).masked_fill(~am.unsqueeze(-1), neg).softmax(1)  # [B,T,S]
         sv = self.skill_val(h)  # [B,T,S]
         att_val = (sa * sv).sum(1)
         mean_val = (sv * am.unsqueeze(-1)).sum(1) / am.sum(1, keepdim=True).clamp(min=1)
-        out["skills"] = 3.0 + 2.0 * torch.tanh(self.skill_out(torch.cat([att_val, mean_val], -1)))
+        out["skills"] = 3.0 + 2.0 * torch.tanh(self.skill_out(torch.cat([att_val, mean_val, *call_f], -1)))
         out["skill_att"] = sa
         out["skill_turn"] = sv
         return out
+
+
+def _masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Mean of x [B,T,F] over the turns where m [B,T] is true (zeros where none)."""
+    mf = m.unsqueeze(-1).to(x.dtype)
+    return (x * mf).sum(1) / mf.sum(1).clamp(min=1)
 
 
 def viterbi(emissions: np.ndarray, transitions: np.ndarray, start: np.ndarray) -> list[int]:

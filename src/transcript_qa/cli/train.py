@@ -59,7 +59,7 @@ def train_cmd(
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
                        finetune_encoder=finetune_encoder, device=dev_name, config=cfg, force=force, progress=progress)
-    except (LabeledDataError, FileExistsError, FileNotFoundError) as e:
+    except (LabeledDataError, FileExistsError, FileNotFoundError, ValueError) as e:
         if bar:
             bar.stop()
         err(f"error: {e}")

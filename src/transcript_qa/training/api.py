@@ -95,7 +95,9 @@ def train(
                      "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})
     result = {"dev": metrics["dev"], "dev_headline": headline(metrics["dev"]), "training": training}
     if test_calls:
-        preds = analyzer.analyze_encoded([lc.call for lc in test_calls], embed_calls(test_calls, encoder, cache_dir))
+        # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
+        enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
+        preds = analyzer.analyze_encoded([lc.call for lc in test_calls], embed_calls(test_calls, enc, cache))
         result["test"] = evaluate([lc.gold for lc in test_calls], preds)
         result["test_headline"] = headline(result["test"])
         result["test_file"] = Path(test).name
@@ -108,9 +110,18 @@ def train(
             (out / f).unlink(missing_ok=True)
     analyzer.config.update(extra)
     card = render_card(analyzer.config, {"dev": result["dev_headline"], "test": result.get("test_headline")},
-                       training, path=str(out))
+                       training, path=display_path(out))
     save_model(analyzer, out, result, card=card)
     return result
+
+
+def display_path(p: Path) -> str:
+    """The path as a user would type it from here (relative when below the working folder), never
+    this machine's absolute path in a card that may be shared."""
+    import os
+
+    rel = os.path.relpath(Path(p).resolve())
+    return rel if not rel.startswith("..") else Path(p).name
 
 
 def copy_encoder(src: str | Path, dst: str | Path) -> None:
@@ -120,14 +131,16 @@ def copy_encoder(src: str | Path, dst: str | Path) -> None:
             shutil.copy2(f, Path(dst) / f.name)
 
 
-def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64) -> dict[str, Any]:
+def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64,
+                   dtype: str = "auto") -> dict[str, Any]:
     """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``."""
-    analyzer = Analyzer.load(model, device=device, batch_size=batch_size)
+    analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
     calls = load_labeled(gold)
     preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
     m = evaluate([lc.gold for lc in calls], preds)
     m["headline"] = headline(m)
     m["model"] = str(analyzer.path)
+    m["encoder_dtype"] = analyzer.encoder.dtype
     m["gold"] = str(gold)
     return m
 

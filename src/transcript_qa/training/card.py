@@ -28,4 +28,5 @@ def render_card(config: dict[str, Any], metrics: dict[str, dict[str, float] | No
         train_seconds=training.get("train_seconds"), device=training.get("device", "cpu"),
         seed=training.get("config", {}).get("seed"), versions=config.get("versions", {}),
         metric_cols=cols, metrics=metrics, targets=targets, extra_notes=extra_notes,
+        ensemble=int(config.get("ensemble", 1)),
     )
