@@ -25,9 +25,13 @@ def show_cmd(results: Path = typer.Argument(..., help="Results JSONL from `analy
         t.add_column(c)
     for r in rows[:limit]:
         offers = ", ".join(f"t{o['turn']} {o['kind']}->{o['response']}" for o in r["offers"]) or "-"
+        cid = r["call_id"] if len(r["call_id"]) <= 28 else r["call_id"][:27] + "…"
         skills = " ".join(str(r["soft_skills"][s]["score"]) for s in ABBR)
         qa = r.get("qa_score", {}).get("total")
-        t.add_row(r["call_id"][:28], str(len(r["turns"])), r["outcome"],
+        t.add_row(cid, str(len(r["turns"])), r["outcome"],
                   "-" if r["resolution_turn"] is None else f"t{r['resolution_turn']}", offers, r["offer_timing"],
                   skills, "-" if qa is None else f"{qa:.0f}")
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # a pipe or a log: don't squeeze the table into 80 columns
+    console.print(t)
