@@ -36,11 +36,13 @@ ACT_STAGES = {
 
 def expected_stages(acts: list[str], index: int, n: int) -> set[str] | None:
     acts = [a for a in acts if a]
-    if "gridspace_greeting" in acts and index <= 3:
-        return {"opening"}
-    if "gridspace_greeting" in acts and index >= n - 3:
-        return {"closing"}
     sets = [ACT_STAGES[a] for a in acts if a in ACT_STAGES]
+    # a greeting names the stage only at the ends of the call; a turn with several acts
+    # ("hi, I'd like to check my balance": greeting + problem description) may take any of their stages
+    if "gridspace_greeting" in acts and index <= 3:
+        sets.append({"opening"})
+    elif "gridspace_greeting" in acts and index >= n - 3:
+        sets.append({"closing"})
     if not sets:
         return None
     return set().union(*sets)
@@ -77,11 +79,12 @@ def main() -> int:
             per_act[key] += 1
             per_act_ok[key] += ok
     offers = sum(len(r.offers) for r in res)
+    flagged = [(r.call_id, o.turn, o.confidence, c.turns[o.turn].text) for c, r in zip(calls, res) for o in r.offers]
     out = {
         "calls": len(calls), "turns": sum(len(c.turns) for c in calls),
         "stage_agreement_with_dialog_acts": round(agree / total, 4) if total else None, "turns_with_stage_acts": total,
         "calls_with_an_offer_flagged": sum(1 for r in res if r.offers), "offers_flagged": offers,
-        "outcomes": dict(Counter(r.outcome for r in res)),
+        "outcomes": dict(Counter(r.outcome for r in res)), "flagged_offer_turns": flagged,
         "stages_predicted": dict(Counter(t.stage for r in res for t in r.turns)),
     }
     gold_file = ROOT / "datasets/calls/real_hvb.jsonl"
@@ -97,6 +100,8 @@ def main() -> int:
     for k, n in per_act.most_common(8):
         print(f"    {k:<45} {per_act_ok[k]}/{n}")
     print(f"  offers flagged: {offers} in {out['calls_with_an_offer_flagged']} calls (the calls have none)")
+    for f in flagged:
+        print(f"    flagged: {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
     print(f"  outcomes: {out['outcomes']}")
     if "hand_labelled_real_calls" in out:
         h = out["hand_labelled_real_calls"]

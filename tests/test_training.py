@@ -89,8 +89,11 @@ def test_cli_train_and_evaluate(small_split, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli-model"
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--dev", str(small_split / "dev.jsonl"),
-                            "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu", "--quiet"])
+                            "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu", "--quiet",
+                            "--ensemble", "2"])
     assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "transcript_qa.json").read_text())
+    assert cfg["ensemble"] == 2 and Analyzer.load(out, device="cpu").heads.members.__len__() == 2
     card = (out / "README.md").read_text()
     assert "stage_accuracy" in card and "heads.safetensors" in card
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(out), "--quiet"])

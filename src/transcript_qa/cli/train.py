@@ -26,6 +26,8 @@ def train_cmd(
     epochs: int = typer.Option(80, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
     seed: int = typer.Option(13, "--seed"),
+    ensemble: int = typer.Option(5, "--ensemble", min=1,
+                                 help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 5; one with --finetune-encoder)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out."),
@@ -39,7 +41,8 @@ def train_cmd(
 
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     try:
-        cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list)
+        cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,
+                          ensemble=ensemble)
         dev_name = resolve_device(device)
     except (ValueError, RuntimeError) as e:
         raise typer.BadParameter(str(e))
