@@ -18,15 +18,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from . import convert as _convert  # noqa: E402,F401  (registers commands)
-from . import labels as _labels  # noqa: E402,F401
-
-for _mod in ("analyze", "show", "report", "train", "evaluate", "labelstudio"):
-    try:
-        __import__(f"{__name__}.{_mod}")
-    except ModuleNotFoundError as e:  # a command module not written yet
-        if e.name != f"{__name__}.{_mod}":
-            raise
+# importing a command module registers its commands; each keeps heavy imports inside its function
+from . import analyze, convert, evaluate, labels, labelstudio, report, show, train  # noqa: E402,F401
 
 
 def main() -> None:
