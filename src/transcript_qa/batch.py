@@ -270,6 +270,7 @@ def analyze_archive(
     force: bool = False,
     resume: bool = False,
     batch_size: int = 64,
+    max_batch_turns: int = 2048,
     device: str = "auto",
     read_options: ReadOptions | None = None,
     scorecard: Any = None,
@@ -277,7 +278,9 @@ def analyze_archive(
 ) -> BatchSummary:
     """Analyse every call in ``source``; write one result per call to ``out``; return the totals.
 
-    Bad files, members, lines or calls go to ``errors`` (JSON lines) and the run goes on.
+    Bad files, members, lines or calls go to ``errors`` (JSON lines) and the run goes on. A batch
+    closes at ``batch_size`` calls or ``max_batch_turns`` turns, so memory is bounded whatever the
+    call lengths and the archive size.
     """
     from .analyzer import Analyzer
     from .scorecard import Scorecard
@@ -305,6 +308,7 @@ def analyze_archive(
     t0 = time.time()
     qa_sum = 0.0
     pending: list[Call] = []
+    pending_turns = 0
     trim = _malloc_trim()
 
     def flush() -> None:
@@ -339,8 +343,10 @@ def analyze_archive(
                 summary.skipped_resume += 1
             else:
                 pending.append(item)
-                if len(pending) >= batch_size:
+                pending_turns += len(item.turns)
+                if len(pending) >= batch_size or pending_turns >= max_batch_turns:
                     flush()
+                    pending_turns = 0
             if cb:
                 cb(summary.calls_read + summary.failed, total)
         flush()
