@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Map a hand-picked sample of real Harper Valley Bank calls to the gold label format (docs/labels.md).
 
-    python scripts/map_harper_valley.py /work/shared/data/harper_valley [-o datasets/calls/real_hvb.jsonl]
+    python scripts/map_harper_valley.py PATH/TO/harper_valley [-o datasets/calls/real_hvb.jsonl]
     python scripts/map_harper_valley.py FOLDER --show        # print turns, dialog acts and stages to review
 
 FOLDER holds ``transcript/<sid>.json`` and ``metadata/<sid>.json`` as copied from the Gridspace-Stanford
