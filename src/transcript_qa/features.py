@@ -55,7 +55,6 @@ _LEX: dict[str, str] = {
 }
 # compiled case-sensitive and matched against lower-cased text: 2x faster than re.I, same hits
 _LEX_LOWER: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in _LEX.items()}
-LEXICONS: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in _LEX.items()}
 FEATURE_NAMES: list[str] = (
     ["is_agent", "is_customer", "rel_pos", "log_pos", "log_rev_pos", "is_first", "is_last", "log_words",
      "prev_same", "next_is_customer"]
