@@ -39,10 +39,10 @@ def read_options(format: Optional[str], agent_speaker: Optional[list[str]], max_
     return ReadOptions(format=format, agent_speakers=tuple(agent_speaker or ()), max_bytes=max_bytes, csv_columns=cols)
 
 
-def check_out(out: Path, force: bool) -> None:
-    """Refuse to overwrite an existing output without --force."""
+def check_out(out: Path, force: bool, param_hint: str = "--out") -> None:
+    """Refuse to overwrite an existing output without --force (``-``, stdout, is never refused)."""
     if str(out) != "-" and out.exists() and not force:
-        raise typer.BadParameter(f"{out} exists; pass --force to overwrite", param_hint="--out")
+        raise typer.BadParameter(f"{out} exists; pass --force to overwrite", param_hint=param_hint)
 
 
 def err(msg: str) -> None:

@@ -10,14 +10,9 @@ from typing import Any, Iterator, Optional
 import typer
 
 from . import app
-from .common import AgentOpt, CsvColOpt, FormatOpt, MaxBytesOpt, err, read_options
+from .common import AgentOpt, CsvColOpt, FormatOpt, MaxBytesOpt, check_out, err, read_options
 
 LABELED_SUFFIXES = (".jsonl", ".ndjson")
-
-
-def _check_out(path: Path, force: bool, hint: str) -> None:
-    if str(path) != "-" and path.exists() and not force:
-        raise typer.BadParameter(f"{path} exists; pass --force to overwrite", param_hint=hint)
 
 
 def labeled_file(path: str | Path) -> bool:
@@ -75,9 +70,9 @@ def export_labelstudio_cmd(
     from ..transcript import Call
 
     opts = read_options(format, agent_speaker, max_bytes, csv_column)
-    _check_out(out, force, "--out")
+    check_out(out, force, "--out")
     if config is not None:
-        _check_out(config, force, "--config")
+        check_out(config, force, "--config")
     counts = {"failed": 0, "labeled": 0}
     reader = CallReader(opts)
 
@@ -127,7 +122,7 @@ def import_labelstudio_cmd(
 
     if not export.is_file():
         raise typer.BadParameter(f"{export}: no such file", param_hint="EXPORT")
-    _check_out(out, force, "--out")
+    check_out(out, force, "--out")
     try:
         tasks = load_export(export)
     except (ValueError, OSError) as e:

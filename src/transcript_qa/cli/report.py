@@ -8,12 +8,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import err
-
-
-def _refuse_overwrite(path: Path, force: bool, hint: str) -> None:
-    if path.exists() and not force:
-        raise typer.BadParameter(f"{path} exists; pass --force to overwrite", param_hint=hint)
+from .common import check_out, err
 
 
 @app.command("report")
@@ -36,9 +31,9 @@ def report_cmd(
     if results.suffix.lower() in (".csv", ".parquet", ".pq"):
         raise typer.BadParameter("the report reads the JSONL results of `analyze` (--out-format jsonl)",
                                  param_hint="RESULTS")
-    _refuse_overwrite(out, force, "--out")
+    check_out(out, force, "--out")
     if csv_out is not None:
-        _refuse_overwrite(csv_out, force, "--csv")
+        check_out(csv_out, force, "--csv")
         if csv_out.resolve() == out.resolve():
             raise typer.BadParameter("--csv and --out name the same file", param_hint="--csv")
     problems: list[str] = []

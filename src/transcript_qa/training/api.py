@@ -63,8 +63,9 @@ def train(
     train_calls = load_labeled(data)
     if dev:
         dev_calls = load_labeled(dev)
-        if check_overlap(train_calls, dev_calls, str(dev)):
-            raise LabeledDataError(f"{data} and {dev} share calls: {check_overlap(train_calls, dev_calls, str(dev))[:3]}")
+        shared = check_overlap(train_calls, dev_calls, str(dev))
+        if shared:
+            raise LabeledDataError(f"{data} and {dev} share calls: {shared[:3]}")
     else:
         rng = random.Random(cfg.seed)
         shuffled = train_calls[:]
