@@ -6,10 +6,11 @@
 
 ``--write`` replaces what lies between the ``<!-- tables:start -->`` and ``<!-- tables:end -->`` lines.
 
-Columns: the three splits of the written corpus, all written calls together, and the real Harper Valley
+Columns: the splits of the written corpus (train, dev, test and the unseen-writer set), all written calls
+together, and the real Harper Valley
 calls (real_hvb.jsonl, which are not part of the written corpus and never used for training). Counts of
 calls unless a heading says turns or offer turns; percentages are of the column's calls (or turns).
-The last table checks the corpus quotas on the written calls (train + dev + test).
+The last table checks the corpus quotas on all written calls.
 Standard library only.
 """
 
@@ -28,7 +29,7 @@ from transcript_qa.labels import (  # noqa: E402
     OFFER_KINDS, OFFER_RESPONSES, OFFER_TIMINGS, OUTCOMES, SKILLS, STAGES, load_jsonl, repeated_sentences,
 )
 
-SPLITS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "test", "unseen_writers")
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 
 
@@ -189,7 +190,7 @@ def render(folder: Path) -> str:
     for s in SKILLS:
         for name, v in cols.items():
             cnt = Counter(c["soft_skills"][s] for c in v)
-            skill_rows.append([s if name == "train" else "", name] + [cnt[k] for k in range(1, 6)]
+            skill_rows.append([s if name == next(iter(cols)) else "", name] + [cnt[k] for k in range(1, 6)]
                               + [f"{statistics.mean(c['soft_skills'][s] for c in v):.2f}"])
     section("Soft-skill scores (calls per score)",
             table(["skill", "split", "1", "2", "3", "4", "5", "mean"], skill_rows, left=2))
@@ -208,7 +209,7 @@ def render(folder: Path) -> str:
     ]
     section("Agents and teams", table(["", "value"], rows))
     qrows = [[q, a, "yes" if ok else "**NO**"] for q, a, ok in quota_rows(written, splits.get("test", []))]
-    section("Quotas (written corpus: train + dev + test)", table(["quota", "actual", "holds"], qrows, left=1))
+    section("Quotas (written corpus: train + dev + test + unseen_writers)", table(["quota", "actual", "holds"], qrows, left=1))
     return "\n".join(parts)
 
 

@@ -17,8 +17,10 @@ from transcript_qa.labels import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "datasets" / "calls"
-SPLITS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "test", "unseen_writers")
 FILES = sorted(CALLS.glob("*.jsonl"))
+# test.jsonl is frozen: never trained, tuned or selected on, never changed by a later round of writers
+FROZEN_TEST_SHA256 = "23d390758f922cf4972da8a4eb50cc052becd21f8eb430f14711582bbe181522"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def splits() -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def corpus(splits) -> list[dict]:
-    """The written corpus (train + dev + test); real_hvb.jsonl is not part of it."""
+    """The written corpus (train + dev + test + unseen_writers); real_hvb.jsonl is not part of it."""
     return [c for s in SPLITS for c in splits[s]]
 
 
@@ -75,12 +77,38 @@ def test_no_call_or_transcript_shared_between_files(splits):
 
 
 def test_split_is_stratified_by_writer_and_outcome(splits, corpus):
-    """Every (writer, outcome) group with 5+ calls has calls in test, and test holds 15-30% of it."""
-    total = Counter((c["metadata"].get("writer"), c["outcome"]) for c in corpus)
+    """For the writers of the frozen split, every (writer, outcome) group with 5+ calls has calls in
+    test, and test holds 15-30% of it."""
+    first_round = {c["metadata"].get("writer") for c in splits["test"]}
+    total = Counter((c["metadata"].get("writer"), c["outcome"]) for c in corpus
+                    if c["metadata"].get("writer") in first_round)
     test = Counter((c["metadata"].get("writer"), c["outcome"]) for c in splits["test"])
     for key, n in total.items():
         if n >= 5:
             assert 0.15 <= test[key] / n <= 0.30, (key, test[key], n)
+
+
+def test_test_split_is_frozen():
+    import hashlib
+
+    assert hashlib.sha256((CALLS / "test.jsonl").read_bytes()).hexdigest() == FROZEN_TEST_SHA256
+
+
+def test_later_writers_are_in_train_dev_or_apart(splits):
+    """Writers added after the split (scripts/add_writers.py) are dealt 80/20 into train and dev; the
+    unseen-writer set holds whole writers that appear in no other file."""
+    def writers(s):
+        return {c["metadata"].get("writer") for c in splits[s]}
+
+    first_round = writers("test")
+    later = (writers("train") | writers("dev")) - first_round
+    assert later, "no later-round writer in train/dev"
+    for w in later:
+        n_train = sum(c["metadata"].get("writer") == w for c in splits["train"])
+        n_dev = sum(c["metadata"].get("writer") == w for c in splits["dev"])
+        assert 0.1 <= n_dev / (n_train + n_dev) <= 0.3, (w, n_train, n_dev)
+    unseen = writers("unseen_writers")
+    assert unseen and not unseen & (writers("train") | writers("dev") | first_round)
 
 
 def test_real_calls_are_marked_and_apart(corpus):
