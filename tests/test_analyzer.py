@@ -53,6 +53,26 @@ def test_derived_fields_follow_the_spec(tiny_analyzer, sample_calls):
             assert sk.evidence and set(sk.evidence) <= agent_ids
 
 
+def test_resolution_turn_is_never_an_offer_turn(tiny_analyzer, sample_calls):
+    """The pointer's favourite turn is skipped when the call's offer is made there (labels.md: the
+    resolution turn's stage is resolution), and the next-best turn is taken."""
+    import numpy as np
+
+    call = sample_calls[0]
+    agent = [t.role.value == "agent" for t in call.turns]
+    raw = tiny_analyzer.predict_raw([tiny_analyzer.encoder.encode([t.text for t in call.turns])],
+                                    [[t.text for t in call.turns]], [agent])[0]
+    a1, a2 = [i for i, x in enumerate(agent) if x][-2:]
+    raw["outcome"] = np.array([9.0, 0.0, 0.0])  # resolved
+    raw["res_ptr"] = np.zeros(len(agent)); raw["res_ptr"][a2] = 5.0; raw["res_ptr"][a1] = 4.0
+    raw["offer"] = np.full(len(agent), -9.0)
+    assert tiny_analyzer._decode(call, raw).resolution_turn == a2
+    raw["offer"][a2] = 9.0  # the agent's last turn is now an offer
+    r = tiny_analyzer._decode(call, raw)
+    assert [o.turn for o in r.offers] == [a2] and r.resolution_turn == a1
+    assert r.offer_timing == "after_resolution"
+
+
 def test_batching_does_not_change_results(tiny_analyzer, sample_calls):
     one = [tiny_analyzer.analyze(c).to_dict() for c in sample_calls[:4]]
     many = [r.to_dict() for r in tiny_analyzer.analyze_many(sample_calls[:4], batch_size=4)]

@@ -14,6 +14,8 @@ from transcript_qa.cli import app
 from transcript_qa.training.data import LabeledDataError, embed_calls, load_labeled, to_dataset
 from transcript_qa.training.trainer import TrainConfig, save_model, train_heads
 
+CALLS = Path(__file__).resolve().parents[1] / "datasets" / "calls"
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -88,14 +90,19 @@ def test_dataset_has_one_row_per_call(small_split):
 def test_cli_train_and_evaluate(small_split, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli-model"
+    held = tmp_path / "held_out.jsonl"
+    held.write_text("\n".join((CALLS / "test.jsonl").read_text().splitlines()[:3]) + "\n")
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--dev", str(small_split / "dev.jsonl"),
                             "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu", "--quiet",
-                            "--ensemble", "2"])
+                            "--ensemble", "2", "--also-eval", str(held)])
     assert r.exit_code == 0, r.output
     cfg = json.loads((out / "transcript_qa.json").read_text())
     assert cfg["ensemble"] == 2 and Analyzer.load(out, device="cpu").heads.members.__len__() == 2
+    assert cfg["heads"]["stage_crf"] is True  # the default recipe learns stage transitions
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["held_out"]["calls"] == 3 and "stage_accuracy" in metrics["held_out_headline"]
     card = (out / "README.md").read_text()
-    assert "stage_accuracy" in card and "heads.safetensors" in card
+    assert "stage_accuracy" in card and "heads.safetensors" in card and "| held_out |" in card
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(out), "--quiet"])
     assert r.exit_code == 2  # exists without --force
     r = runner.invoke(app, ["evaluate", "--model", str(out), "--gold", str(small_split / "dev.jsonl"), "--json",

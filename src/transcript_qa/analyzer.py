@@ -145,20 +145,27 @@ class Analyzer:
         n = len(call.turns)
         em = r["stage"]
         logp = em - np.logaddexp.reduce(em, axis=1, keepdims=True)
-        path = viterbi(logp, self.decode.transition_weight * self.heads.transitions.cpu().numpy(),
-                       self.decode.transition_weight * self.heads.start_scores.cpu().numpy())
+        path = viterbi(logp, self.decode.transition_weight * self.heads.transitions.detach().cpu().numpy(),
+                       self.decode.transition_weight * self.heads.start_scores.detach().cpu().numpy())
         stages = [cfg.stages[j] for j in path]
         turns = [TurnResult(i, t.id, t.role.value, stages[i], round(float(np.exp(logp[i, path[i]])), 4))
                  for i, t in enumerate(call.turns)]
         po = np.exp(r["outcome"] - np.logaddexp.reduce(r["outcome"]))
         outcome = cfg.outcomes[int(po.argmax())]
-        res_turn = int(r["res_ptr"].argmax()) if outcome == "resolved" else None
         offers: list[Offer] = []
         p_offer = 1 / (1 + np.exp(-r["offer"]))
         for i, t in enumerate(call.turns):
             if t.role == Role.AGENT and p_offer[i] >= self.decode.offer_threshold:
                 offers.append(Offer(i, t.id, cfg.offer_kinds[int(r["offer_kind"][i].argmax())],
                                     cfg.offer_responses[int(r["offer_resp"][i].argmax())], round(float(p_offer[i]), 4)))
+        res_turn = None
+        if outcome == "resolved":
+            # the resolution turn is never the offer turn (labels.md: its stage is resolution); the pointer
+            # otherwise drifts to an after-resolution offer, the call's other "agent does something" turn
+            ptr = r["res_ptr"].astype(np.float64)
+            if len(offers) < n:
+                ptr[[o.turn for o in offers]] = -np.inf
+            res_turn = int(ptr.argmax())
         timing = derive_offer_timing([o.turn for o in offers], outcome, res_turn)
         skills = self._skills(call, r)
         return CallAnalysis(

@@ -30,6 +30,7 @@ class HeadsConfig:
     offer_responses: list[str] = field(default_factory=lambda: list(OFFER_RESPONSES))
     skills: list[str] = field(default_factory=lambda: list(SKILLS))
     call_features: bool = True  # call-level cue summaries for the outcome and skill heads
+    stage_crf: bool = False  # learn the stage transitions with a CRF loss (else: set from training counts)
     rel_pos_index: int = 2  # where features.py puts the relative position
 
     def to_dict(self) -> dict:
@@ -61,10 +62,14 @@ class CallHeads(nn.Module):
         self.skill_att = nn.Linear(d, len(cfg.skills))
         self.skill_val = nn.Linear(d, len(cfg.skills))
         self.skill_out = nn.Linear(2 * len(cfg.skills) + nf, len(cfg.skills))
-        # log transition scores between stages, set from training counts (used by Viterbi only)
+        # log transition scores between stages: set from training counts, and learned too with a CRF
         n = len(cfg.stages)
-        self.register_buffer("transitions", torch.zeros(n, n))
-        self.register_buffer("start_scores", torch.zeros(n))
+        if cfg.stage_crf:
+            self.transitions = nn.Parameter(torch.zeros(n, n))
+            self.start_scores = nn.Parameter(torch.zeros(n))
+        else:
+            self.register_buffer("transitions", torch.zeros(n, n))
+            self.register_buffer("start_scores", torch.zeros(n))
 
     def forward(self, emb: torch.Tensor, feats: torch.Tensor, mask: torch.Tensor, agent: torch.Tensor) -> dict[str, torch.Tensor]:
         """emb [B,T,E], feats [B,T,F], mask [B,T] bool, agent [B,T] bool -> logits per task."""
@@ -100,6 +105,9 @@ class CallHeads(nn.Module):
         out["skills"] = 3.0 + 2.0 * torch.tanh(self.skill_out(torch.cat([att_val, mean_val, *call_f], -1)))
         out["skill_att"] = sa
         out["skill_turn"] = sv
+        if self.cfg.stage_crf and self.training:  # for the CRF loss; inference reads the attributes
+            out["transitions"] = self.transitions
+            out["start_scores"] = self.start_scores
         return out
 
 
@@ -107,6 +115,30 @@ def _masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """Mean of x [B,T,F] over the turns where m [B,T] is true (zeros where none)."""
     mf = m.unsqueeze(-1).to(x.dtype)
     return (x * mf).sum(1) / mf.sum(1).clamp(min=1)
+
+
+def crf_nll(emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor,
+            start: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of the gold stage paths under a linear-chain CRF.
+
+    emissions [B,T,K] (log-softmax per turn), tags [B,T] (-100 where padded), mask [B,T] bool;
+    calls are left-aligned (mask is a prefix).
+    """
+    B, T, K = emissions.shape
+    y = tags.clamp(min=0)
+    m = mask & (tags >= 0)
+    em_gold = emissions.gather(2, y.unsqueeze(-1)).squeeze(-1)  # [B,T]
+    gold = start[y[:, 0]] + em_gold[:, 0]
+    if T > 1:
+        tr = transitions[y[:, :-1], y[:, 1:]] + em_gold[:, 1:]  # [B,T-1]
+        gold = gold + (tr * m[:, 1:]).sum(1)
+    alpha = start.unsqueeze(0) + emissions[:, 0]  # [B,K]
+    for t in range(1, T):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
+        alpha = torch.where(m[:, t : t + 1], nxt, alpha)
+    log_z = torch.logsumexp(alpha, dim=1)
+    lengths = m.sum(1).clamp(min=1).to(emissions.dtype)
+    return ((log_z - gold) / lengths).mean()
 
 
 def viterbi(emissions: np.ndarray, transitions: np.ndarray, start: np.ndarray) -> list[int]:

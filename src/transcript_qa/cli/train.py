@@ -30,6 +30,10 @@ def train_cmd(
                                  help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 5; one with --finetune-encoder)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
+    stage_crf: bool = typer.Option(True, "--stage-crf/--no-stage-crf",
+                                   help="Learn the stage transitions with a CRF loss (else: from training counts)."),
+    also_eval: list[Path] = typer.Option([], "--also-eval",
+                                         help="More held-out labeled files to report (repeatable; named by file stem)."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -42,7 +46,10 @@ def train_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     try:
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,
-                          ensemble=ensemble)
+                          ensemble=ensemble, stage_crf=stage_crf)
+        extra = {p.stem: p for p in also_eval}
+        if len(extra) != len(also_eval) or {"dev", "test", "training"} & set(extra):
+            raise ValueError("--also-eval files need distinct names other than dev, test and training")
         dev_name = resolve_device(device)
     except (ValueError, RuntimeError) as e:
         raise typer.BadParameter(str(e))
@@ -61,7 +68,8 @@ def train_cmd(
 
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
-                       finetune_encoder=finetune_encoder, device=dev_name, config=cfg, force=force, progress=progress)
+                       finetune_encoder=finetune_encoder, device=dev_name, config=cfg, force=force, progress=progress,
+                       extra_eval=extra)
     except (LabeledDataError, FileExistsError, FileNotFoundError, ValueError) as e:
         if bar:
             bar.stop()
@@ -71,6 +79,6 @@ def train_cmd(
         bar.stop()
     tr = result["training"]
     err(f"trained in {tr['train_seconds']}s, best epoch {tr['best_epoch']}; model written to {out}")
-    for split in ("dev", "test"):
+    for split in ("dev", "test", *extra):
         if f"{split}_headline" in result:
             err(f"{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in result[f"{split}_headline"].items()))

@@ -42,12 +42,15 @@ def train(
     cache_dir: str | Path | None = ".cache/transcript-qa",
     progress: Callable[[int, int, dict], None] | None = None,
     dev_fraction: float = 0.15,
+    extra_eval: dict[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Train on ``data`` (docs/labels.md), select on ``dev``, write a model folder to ``out``.
 
     Without ``dev``, a seeded ``dev_fraction`` of ``data`` is held out. With ``test``, refuses when
     ``data`` overlaps it, and records the test metrics of the final model. A subset of ``tasks``
     starts from ``init_model`` (default: the shipped default model) and trains only those heads.
+    ``extra_eval`` (name -> labeled file) adds more held-out sets to the metrics and the card; like
+    ``test``, each must not overlap the training data.
     Returns the metrics written to ``out/metrics.json``.
     """
     import random
@@ -78,6 +81,15 @@ def train(
         if clash:
             raise LabeledDataError(
                 f"refusing to train: {len(clash)} training/dev calls are also in the test file {test}, e.g. {clash[0]}")
+    held_out: dict[str, list[LabeledCall]] = {}
+    for name, path in (extra_eval or {}).items():
+        if name in ("dev", "test", "training") or name.endswith("_headline"):
+            raise ValueError(f"extra_eval name {name!r} is taken; choose another")
+        held_out[name] = load_labeled(path)
+        clash = check_overlap(train_calls, held_out[name], str(path)) + check_overlap(dev_calls, held_out[name], str(path))
+        if clash:
+            raise LabeledDataError(
+                f"refusing to train: {len(clash)} training/dev calls are also in {path}, e.g. {clash[0]}")
     init = None
     if set(cfg.tasks) != set(ALL_TASKS):
         init = Analyzer.load(init_model, device=device)
@@ -102,6 +114,11 @@ def train(
         result["test"] = evaluate([lc.gold for lc in test_calls], preds)
         result["test_headline"] = headline(result["test"])
         result["test_file"] = Path(test).name
+    for name, held in held_out.items():
+        enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
+        preds = analyzer.analyze_encoded([lc.call for lc in held], embed_calls(held, enc, cache))
+        result[name] = evaluate([lc.gold for lc in held], preds)
+        result[f"{name}_headline"] = headline(result[name])
     extra = {"training": {k: v for k, v in training.items() if k not in ("history", "config")},
              "tasks_trained": list(cfg.tasks)}
     if base_model and not finetune_encoder:
@@ -110,7 +127,8 @@ def train(
         for f in ("heads.safetensors", "transcript_qa.json", "metrics.json", "README.md"):
             (out / f).unlink(missing_ok=True)
     analyzer.config.update(extra)
-    card = render_card(analyzer.config, {"dev": result["dev_headline"], "test": result.get("test_headline")},
+    card = render_card(analyzer.config, {"dev": result["dev_headline"], "test": result.get("test_headline"),
+                                         **{n: result[f"{n}_headline"] for n in (extra_eval or {})}},
                        training, path=display_path(out))
     save_model(analyzer, out, result, card=card)
     return result

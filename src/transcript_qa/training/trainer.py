@@ -21,7 +21,7 @@ from .data import LabeledCall, LabeledDataError, augment_asr, embed_calls, targe
 
 ALL_TASKS = ("stages", "outcome", "offers", "soft_skills")
 TASK_MODULES = {
-    "stages": ("stage",),
+    "stages": ("stage", "transitions", "start_scores"),
     "outcome": ("outcome", "out_att", "res_ptr"),
     "offers": ("offer", "offer_kind", "offer_resp"),
     "soft_skills": ("skill_att", "skill_val", "skill_out"),
@@ -47,6 +47,7 @@ class TrainConfig:
     loss_weights: dict[str, float] = field(default_factory=lambda: {
         "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 0.5, "outcome": 1.0, "skills": 1.0})
     offer_pos_weight: float = 3.0
+    stage_crf: bool = True  # train the stage transitions jointly (CRF loss beside the per-turn loss)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -88,7 +89,7 @@ def _new_heads(emb_dim: int, cfg: TrainConfig):
     from ..heads import CallHeads, HeadsConfig
 
     return CallHeads(HeadsConfig(emb_dim=emb_dim, n_features=len(FEATURE_NAMES), hidden=cfg.hidden,
-                                 dropout=cfg.dropout))
+                                 dropout=cfg.dropout, stage_crf=cfg.stage_crf))
 
 
 def _init_transitions(heads, items: Sequence[dict[str, Any]]) -> None:
@@ -98,8 +99,9 @@ def _init_transitions(heads, items: Sequence[dict[str, Any]]) -> None:
     from ..heads import transition_scores
 
     tr, st = transition_scores([it["stage"] for it in items], len(STAGES))
-    heads.transitions.copy_(torch.from_numpy(tr))
-    heads.start_scores.copy_(torch.from_numpy(st))
+    with torch.no_grad():
+        heads.transitions.copy_(torch.from_numpy(tr))
+        heads.start_scores.copy_(torch.from_numpy(st))
 
 
 def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
@@ -121,6 +123,11 @@ def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
     if "stages" in tasks:
         st = pad("stage", -100)
         total = total + w["stage"] * F.cross_entropy(out["stage"].reshape(B * T, -1), st.reshape(-1), ignore_index=-100)
+        if out.get("transitions") is not None:
+            from ..heads import crf_nll
+
+            total = total + w["stage"] * crf_nll(out["stage"].log_softmax(-1), st, mask, out["transitions"],
+                                                 out["start_scores"])
     if "offers" in tasks:
         of = pad("offer", 0, torch.float)
         am = (mask & agent).float()
