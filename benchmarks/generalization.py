@@ -7,6 +7,7 @@
    conventions; train without writer W (train and dev minus W), evaluate on W's test calls.
 Single models (no ensemble), dev used for early stopping as usual. Prints tables, writes JSON.
 Usage: python benchmarks/generalization.py [--only style|writers] [--json FILE]
+With --only, the other part of an existing JSON file is kept as it was.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> int:
         return headline(evaluate([lc.gold for lc in calls], preds))
 
     out: dict = {"style": [], "writers": []}
+    if a.only and a.json.exists():  # keep the other part of an earlier run (each row records its train_calls)
+        out.update({k: v for k, v in json.loads(a.json.read_text()).items() if not k.startswith(a.only)})
+        out[a.only] = []
     t0 = time.time()
     if a.only in (None, "style"):
         runs = [
@@ -61,7 +65,7 @@ def main() -> int:
                                      **score(an, calls)})
                 print(name, "->", ts, out["style"][-1], flush=True)
     if a.only in (None, "writers"):
-        for w in sorted({writer(x) for x in tr}):
+        for w in sorted({writer(x) for x in te}):  # writers with test calls (round one)
             t = [x for x in tr if writer(x) != w]
             d = [x for x in dv if writer(x) != w]
             an, _ = train_heads(t, d, enc, TrainConfig(), cache_dir=a.cache)

@@ -24,7 +24,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "models" / "default"))
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--ensemble", type=int, default=5, help="heads trained with consecutive seeds, averaged")
     a = ap.parse_args()
     data = ROOT / "datasets" / "calls"

@@ -70,3 +70,16 @@ def test_crf_transitions_are_learned_and_only_then():
     assert "transitions" not in crf(emb, feats, mask, agent)  # inference outputs stay per call
     # both kinds keep the same state-dict keys, so a model folder loads either way
     assert set(crf.state_dict()) == set(plain.state_dict())
+
+
+def test_ensemble_decodes_with_the_members_mean_transitions():
+    from transcript_qa.heads import EnsembleHeads
+
+    members = [CallHeads(HeadsConfig(emb_dim=8, n_features=4, hidden=16, stage_crf=True)) for _ in range(2)]
+    with torch.no_grad():
+        members[0].transitions.fill_(1.0)
+        members[1].transitions.fill_(3.0)
+        members[1].start_scores.fill_(-2.0)
+    ens = EnsembleHeads(members)
+    assert torch.allclose(ens.transitions, torch.full_like(ens.transitions, 2.0))
+    assert torch.allclose(ens.start_scores, torch.full_like(ens.start_scores, -1.0))

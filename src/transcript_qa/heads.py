@@ -182,11 +182,12 @@ class EnsembleHeads(nn.Module):
 
     @property
     def transitions(self) -> torch.Tensor:
-        return self.members[0].transitions
+        """The members' transition scores, averaged (each member learns its own with a CRF)."""
+        return torch.stack([m.transitions for m in self.members]).mean(0)
 
     @property
     def start_scores(self) -> torch.Tensor:
-        return self.members[0].start_scores
+        return torch.stack([m.start_scores for m in self.members]).mean(0)
 
     def forward(self, emb, feats, mask, agent) -> dict[str, torch.Tensor]:
         outs = [m(emb, feats, mask, agent) for m in self.members]

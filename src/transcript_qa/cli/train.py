@@ -23,7 +23,7 @@ def train_cmd(
     base_model: Optional[Path] = typer.Option(None, "--base-model", help="Another local encoder folder (BERT-like)."),
     finetune_encoder: bool = typer.Option(False, "--finetune-encoder", help="Fine-tune the transformer too (HF Trainer; meant for a GPU)."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
-    epochs: int = typer.Option(80, "--epochs", min=1),
+    epochs: int = typer.Option(100, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
     seed: int = typer.Option(13, "--seed"),
     ensemble: int = typer.Option(5, "--ensemble", min=1,

@@ -32,7 +32,7 @@ TASK_MODULES = {
 class TrainConfig:
     """Options of ``transcript-qa train``; checked when made."""
 
-    epochs: int = 80
+    epochs: int = 100
     lr: float = 2e-3
     weight_decay: float = 1e-2
     batch_size: int = 16
@@ -45,8 +45,8 @@ class TrainConfig:
     min_calls: int = 8
     ensemble: int = 1  # heads trained with seeds seed, seed+1, ... and averaged
     loss_weights: dict[str, float] = field(default_factory=lambda: {
-        "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 0.5, "outcome": 1.0, "skills": 1.0})
-    offer_pos_weight: float = 3.0
+        "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 1.0, "outcome": 1.0, "skills": 1.0})
+    offer_pos_weight: float = 5.0
     stage_crf: bool = True  # train the stage transitions jointly (CRF loss beside the per-turn loss)
 
     def __post_init__(self) -> None:
