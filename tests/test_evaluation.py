@@ -94,3 +94,24 @@ def test_mismatched_inputs_are_refused(fixture):
     g, p = fixture
     with pytest.raises(ValueError, match="2 gold calls but 1"):
         evaluate(g, p[:1])
+
+
+def test_bootstrap_intervals_bracket_the_estimate(fixture):
+    from transcript_qa.evaluation import bootstrap_headline, headline
+
+    g, p = fixture
+    gs, ps = g * 10, p * 10  # 20 calls: half right on outcome, half wrong
+    point = headline(evaluate(gs, ps))
+    ci = bootstrap_headline(gs, ps, n=200, seed=1)
+    assert set(ci) == set(point)
+    for k, (lo, hi) in ci.items():
+        assert lo <= hi
+    lo, hi = ci["stage_accuracy"]
+    assert lo < point["stage_accuracy"] < hi  # stage accuracy differs between the two calls: the interval is wide
+    assert bootstrap_headline(gs, ps, n=200, seed=1) == ci  # seeded: reproducible
+    # a perfect prediction has no spread
+    perfect = [pred(x["call_id"], [t["stage"] for t in x["turns"]], x["outcome"], x["resolution_turn"],
+                    {i: (t["offer"]["kind"], t["offer"]["response"]) for i, t in enumerate(x["turns"]) if "offer" in t},
+                    x["offer_timing"], tuple(x["soft_skills"][s] for s in SK)) for x in gs]
+    ci = bootstrap_headline(gs, perfect, n=50)
+    assert ci["stage_accuracy"] == (1.0, 1.0) and ci["soft_skill_mae"] == (0.0, 0.0)

@@ -179,3 +179,25 @@ def selection_score(m: dict[str, Any]) -> float:
     parts = [h["stage_accuracy"], h["outcome_macro_f1"], h["offer_turn_f1"], h["offer_timing_macro_f1"],
              h["resolution_turn_within2"], max(0.0, 1 - h["soft_skill_mae"] / 2)]
     return float(np.mean(parts))
+
+
+def bootstrap_headline(golds: Sequence[dict[str, Any]], preds: Sequence[CallAnalysis], n: int = 1000,
+                       seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of the headline metrics, resampling whole calls.
+
+    With 84 test calls a single call moves a macro-F1 by a few hundredths; these intervals say how
+    far a number could move on another sample of calls like these. Resamples in which a metric is
+    undefined (no resolved call, say) are skipped for that metric.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(golds)
+    samples: dict[str, list[float]] = {}
+    for _ in range(n):
+        idx = rng.integers(0, k, k)
+        h = headline(evaluate([golds[i] for i in idx], [preds[i] for i in idx]))
+        for key, v in h.items():
+            if v == v:  # not NaN
+                samples.setdefault(key, []).append(v)
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return {key: (round(float(np.percentile(v, lo)), 4), round(float(np.percentile(v, hi)), 4))
+            for key, v in samples.items()}

@@ -38,6 +38,11 @@ def render_text(m: dict[str, Any]) -> str:
             f"  {'skill':<18}{'MAE':>7}{'Spearman':>10}{'QWK':>7}{'exact':>7}{'within 1':>10}"]
     for k, v in sk["per_skill"].items():
         out.append(f"  {k:<18}{v['mae']:>7.3f}{v['spearman']:>10.3f}{v['qwk']:>7.3f}{v['exact']:>7.3f}{v['within_one']:>10.3f}")
+    if m.get("headline_ci95"):
+        out += ["", f"headline with 95% bootstrap intervals ({m['bootstrap_samples']} resamples of the calls)"]
+        for k, v in m["headline"].items():
+            lo, hi = m["headline_ci95"].get(k, (float("nan"), float("nan")))
+            out.append(f"  {k:<26}{v:>7.3f}   [{lo:.3f}, {hi:.3f}]")
     return "\n".join(out)
 
 
@@ -48,13 +53,15 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON metrics here."),
     device: str = typer.Option("auto", "--device"),
+    bootstrap: int = typer.Option(0, "--bootstrap", min=0, metavar="N",
+                                  help="Add 95% intervals of the headline metrics from N resamples of the calls."),
 ) -> None:
     """Run MODEL on the gold calls and print per-task metrics against the human labels."""
     from ..training.api import evaluate_model
     from ..training.data import LabeledDataError
 
     try:
-        m = evaluate_model(model, gold, device=device)
+        m = evaluate_model(model, gold, device=device, bootstrap=bootstrap)
     except (LabeledDataError, FileNotFoundError) as e:
         err(f"error: {e}")
         raise typer.Exit(2)

@@ -151,13 +151,20 @@ def copy_encoder(src: str | Path, dst: str | Path) -> None:
 
 
 def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64,
-                   dtype: str = "auto") -> dict[str, Any]:
-    """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``."""
+                   dtype: str = "auto", bootstrap: int = 0) -> dict[str, Any]:
+    """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``.
+
+    ``bootstrap`` > 0 adds 95% percentile intervals of the headline metrics (resampling calls)."""
     analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
     calls = load_labeled(gold)
     preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
     m = evaluate([lc.gold for lc in calls], preds)
     m["headline"] = headline(m)
+    if bootstrap > 0:
+        from ..evaluation import bootstrap_headline
+
+        m["headline_ci95"] = bootstrap_headline([lc.gold for lc in calls], preds, n=bootstrap)
+        m["bootstrap_samples"] = bootstrap
     m["model"] = str(analyzer.path)
     m["encoder_dtype"] = analyzer.encoder.dtype
     m["gold"] = str(gold)
