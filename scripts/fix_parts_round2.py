@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Review fix for the second round of writers (w8-w21), applied to datasets/parts before
-scripts/add_writers.py merges them (kept for the record, as fix_corpus_parts.py is for round one).
+"""Review fix for later rounds of writers (round two: w8-w21, 48 sentences; round three: w22-w23, 1),
+applied to datasets/parts before scripts/add_writers.py merges them (kept for the record, as
+fix_corpus_parts.py is for round one).
 
 Stock sentences of 8+ words that the new writers used in calls of their own are paraphrased once
 the whole corpus (calls already merged + parts, in file order) has used them in 4 calls, so that
