@@ -75,21 +75,17 @@ def train(
         rng.shuffle(shuffled)
         k = max(1, int(len(shuffled) * dev_fraction))
         dev_calls, train_calls = shuffled[:k], shuffled[k:]
-    test_calls = load_labeled(test) if test else []
-    if test_calls:
-        clash = check_overlap(train_calls, test_calls, str(test)) + check_overlap(dev_calls, test_calls, str(test))
-        if clash:
-            raise LabeledDataError(
-                f"refusing to train: {len(clash)} training/dev calls are also in the test file {test}, e.g. {clash[0]}")
-    held_out: dict[str, list[LabeledCall]] = {}
-    for name, path in (extra_eval or {}).items():
-        if name in ("dev", "test", "training") or name.endswith("_headline"):
+    for name in extra_eval or {}:
+        if name in ("dev", "test", "training") or name.endswith(("_headline", "_file")):
             raise ValueError(f"extra_eval name {name!r} is taken; choose another")
+    held_paths = {**({"test": test} if test else {}), **(extra_eval or {})}
+    held_out: dict[str, list[LabeledCall]] = {}  # reported only; never trained or selected on
+    for name, path in held_paths.items():
         held_out[name] = load_labeled(path)
         clash = check_overlap(train_calls, held_out[name], str(path)) + check_overlap(dev_calls, held_out[name], str(path))
         if clash:
             raise LabeledDataError(
-                f"refusing to train: {len(clash)} training/dev calls are also in {path}, e.g. {clash[0]}")
+                f"refusing to train: {len(clash)} training/dev calls are also in the {name} file {path}, e.g. {clash[0]}")
     init = None
     if set(cfg.tasks) != set(ALL_TASKS):
         init = Analyzer.load(init_model, device=device)
@@ -107,18 +103,13 @@ def train(
     training.update({"train_file": Path(data).name, "data_hash": file_hash([data]), "device": encoder.device,
                      "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})
     result = {"dev": metrics["dev"], "dev_headline": headline(metrics["dev"]), "training": training}
-    if test_calls:
-        # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
-        enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
-        preds = analyzer.analyze_encoded([lc.call for lc in test_calls], embed_calls(test_calls, enc, cache))
-        result["test"] = evaluate([lc.gold for lc in test_calls], preds)
-        result["test_headline"] = headline(result["test"])
-        result["test_file"] = Path(test).name
+    # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
+    enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
     for name, held in held_out.items():
-        enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
         preds = analyzer.analyze_encoded([lc.call for lc in held], embed_calls(held, enc, cache))
         result[name] = evaluate([lc.gold for lc in held], preds)
         result[f"{name}_headline"] = headline(result[name])
+        result[f"{name}_file"] = Path(held_paths[name]).name
     extra = {"training": {k: v for k, v in training.items() if k not in ("history", "config")},
              "tasks_trained": list(cfg.tasks)}
     if base_model and not finetune_encoder:
@@ -127,8 +118,7 @@ def train(
         for f in ("heads.safetensors", "transcript_qa.json", "metrics.json", "README.md"):
             (out / f).unlink(missing_ok=True)
     analyzer.config.update(extra)
-    card = render_card(analyzer.config, {"dev": result["dev_headline"], "test": result.get("test_headline"),
-                                         **{n: result[f"{n}_headline"] for n in (extra_eval or {})}},
+    card = render_card(analyzer.config, {"dev": result["dev_headline"], **{n: result[f"{n}_headline"] for n in held_out}},
                        training, path=display_path(out))
     save_model(analyzer, out, result, card=card)
     return result
