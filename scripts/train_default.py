@@ -66,8 +66,7 @@ def main() -> int:
     extra = {"unseen_writers": data / "unseen_writers.jsonl", "real_hvb": data / "real_hvb.jsonl"}
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device="cpu", force=True,
               config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True),
-              progress=progress, extra_eval=extra)
-    render_card_only(Path(a.out))  # the card with the notes on what each column measures
+              progress=progress, extra_eval=extra, card_notes=NOTES)
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
     return 0

@@ -127,6 +127,9 @@ class Analyzer:
         b = pad_batch(embs, feats, agent, device=self.encoder.device)
         with torch.inference_mode():
             out = self.heads(b["emb"], b["feats"], b["mask"], b["agent"])
+            # the stage transition scores (an ensemble's members' mean): once per batch, shared by its calls
+            trans = self.heads.transitions.float().cpu().numpy()
+            start = self.heads.start_scores.float().cpu().numpy()
         neg = FEATURE_NAMES.index("lex_negative")
         res = []
         for i, e in enumerate(embs):
@@ -135,6 +138,7 @@ class Analyzer:
                  else v[i].float().cpu().numpy() for k, v in out.items()}
             # did the customer show frustration or distress (the empathy note)? from the features already computed
             r["customer_distress"] = bool(any(feats[i][j, neg] and not agent[i][j] for j in range(n)))
+            r["transitions"], r["start_scores"] = trans, start
             res.append(r)
         return res
 
@@ -145,8 +149,8 @@ class Analyzer:
         n = len(call.turns)
         em = r["stage"]
         logp = em - np.logaddexp.reduce(em, axis=1, keepdims=True)
-        path = viterbi(logp, self.decode.transition_weight * self.heads.transitions.detach().cpu().numpy(),
-                       self.decode.transition_weight * self.heads.start_scores.detach().cpu().numpy())
+        w = self.decode.transition_weight
+        path = viterbi(logp, w * r["transitions"], w * r["start_scores"])
         stages = [cfg.stages[j] for j in path]
         turns = [TurnResult(i, t.id, t.role.value, stages[i], round(float(np.exp(logp[i, path[i]])), 4))
                  for i, t in enumerate(call.turns)]

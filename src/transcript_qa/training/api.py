@@ -43,6 +43,7 @@ def train(
     progress: Callable[[int, int, dict], None] | None = None,
     dev_fraction: float = 0.15,
     extra_eval: dict[str, str | Path] | None = None,
+    card_notes: str = "",
 ) -> dict[str, Any]:
     """Train on ``data`` (docs/labels.md), select on ``dev``, write a model folder to ``out``.
 
@@ -50,7 +51,7 @@ def train(
     ``data`` overlaps it, and records the test metrics of the final model. A subset of ``tasks``
     starts from ``init_model`` (default: the shipped default model) and trains only those heads.
     ``extra_eval`` (name -> labeled file) adds more held-out sets to the metrics and the card; like
-    ``test``, each must not overlap the training data.
+    ``test``, each must not overlap the training data. ``card_notes`` go under the card's metrics.
     Returns the metrics written to ``out/metrics.json``.
     """
     import random
@@ -119,7 +120,7 @@ def train(
             (out / f).unlink(missing_ok=True)
     analyzer.config.update(extra)
     card = render_card(analyzer.config, {"dev": result["dev_headline"], **{n: result[f"{n}_headline"] for n in held_out}},
-                       training, path=display_path(out))
+                       training, path=display_path(out), extra_notes=card_notes)
     save_model(analyzer, out, result, card=card)
     return result
 
