@@ -4,8 +4,8 @@
 The test split is frozen (scripts/build_corpus.py made it once). Calls by writers who are not yet
 in the corpus are dealt into train and dev only: within each (writer, outcome) group, ordered by
 the SHA-1 of the call_id, along the pattern train, train, dev, train, train (80% / 20%). Writers
-named with --holdout go whole into ``unseen_writers.jsonl``: an evaluation set by writers no model
-is trained or selected on.
+named with --holdout go whole into ``unseen_writers.jsonl`` (or the file named by --holdout-file):
+an evaluation set by writers no model is trained or selected on.
 
 Refuses a writer already in the corpus, a call_id already used, a part that fails validation, or
 a test.jsonl that changed. Run once per round; the parts folder can be deleted afterwards.
@@ -45,6 +45,7 @@ def main() -> int:
     ap.add_argument("--parts", default=str(ROOT / "datasets" / "parts"))
     ap.add_argument("--calls", default=str(ROOT / "datasets" / "calls"))
     ap.add_argument("--holdout", default="", help="comma-separated writer ids kept whole for unseen-writer evaluation")
+    ap.add_argument("--holdout-file", default=HOLDOUT_FILE, help="file (in --calls) that the held-out writers go to")
     ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args()
     calls_dir = Path(a.calls)
@@ -52,10 +53,13 @@ def main() -> int:
     test_hash = sha256(calls_dir / "test.jsonl")
 
     existing = {s: load_jsonl(calls_dir / f"{s}.jsonl") for s in ("train", "dev", "test")}
-    hold_path = calls_dir / HOLDOUT_FILE
+    hold_path = calls_dir / a.holdout_file
     existing["unseen"] = load_jsonl(hold_path) if hold_path.exists() else []
-    known_writers = {c["metadata"].get("writer") for rows in existing.values() for c in rows}
-    known_ids = {c["call_id"] for rows in existing.values() for c in rows}
+    # every other held-out file counts too: a writer or call_id may be in none of them
+    others = [load_jsonl(p) for p in sorted(calls_dir.glob("*.jsonl"))
+              if p.name not in ("train.jsonl", "dev.jsonl", "test.jsonl", a.holdout_file)]
+    known_writers = {c["metadata"].get("writer") for rows in [*existing.values(), *others] for c in rows}
+    known_ids = {c["call_id"] for rows in [*existing.values(), *others] for c in rows}
 
     new: list[dict] = []
     for f in sorted(Path(a.parts).glob("w*.jsonl")):

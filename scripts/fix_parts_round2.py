@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Review fix for later rounds of writers (round two: w8-w21, 48 sentences; round three: w22-w23, 1),
+"""Review fix for later rounds of writers (round two: w8-w21, 48 sentences; round three: w22-w23, 1;
+round four: w24-w29, 11),
 applied to datasets/parts before scripts/add_writers.py merges them (kept for the record, as
 fix_corpus_parts.py is for round one).
 

@@ -17,7 +17,7 @@ from transcript_qa.labels import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "datasets" / "calls"
-SPLITS = ("train", "dev", "test", "unseen_writers")
+SPLITS = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4")
 FILES = sorted(CALLS.glob("*.jsonl"))
 # test.jsonl is frozen: never trained, tuned or selected on, never changed by a later round of writers
 FROZEN_TEST_SHA256 = "23d390758f922cf4972da8a4eb50cc052becd21f8eb430f14711582bbe181522"
@@ -30,7 +30,7 @@ def splits() -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def corpus(splits) -> list[dict]:
-    """The written corpus (train + dev + test + unseen_writers); real_hvb.jsonl is not part of it."""
+    """The written corpus (train + dev + test + both unseen-writer sets); real_hvb.jsonl is not part of it."""
     return [c for s in SPLITS for c in splits[s]]
 
 
@@ -107,8 +107,10 @@ def test_later_writers_are_in_train_dev_or_apart(splits):
         n_train = sum(c["metadata"].get("writer") == w for c in splits["train"])
         n_dev = sum(c["metadata"].get("writer") == w for c in splits["dev"])
         assert 0.1 <= n_dev / (n_train + n_dev) <= 0.3, (w, n_train, n_dev)
-    unseen = writers("unseen_writers")
-    assert unseen and not unseen & (writers("train") | writers("dev") | first_round)
+    seen = writers("train") | writers("dev") | first_round
+    unseen, unseen_r4 = writers("unseen_writers"), writers("unseen_writers_r4")
+    assert unseen and not unseen & seen
+    assert unseen_r4 and not unseen_r4 & (seen | unseen)
 
 
 def test_real_calls_are_marked_and_apart(corpus):

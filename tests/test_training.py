@@ -79,6 +79,26 @@ def test_train_config_validates_itself():
         TrainConfig(epochs=0)
 
 
+def test_soft_pointer_loss_spreads_the_target_over_neighbouring_turns():
+    from transcript_qa.training.trainer import _soft_pointer_loss
+
+    with pytest.raises(ValueError, match="res_ptr_smoothing"):
+        TrainConfig(res_ptr_smoothing=1.5)
+    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 6])
+    rt = torch.tensor([2, 0, -100])  # the third call has no resolution turn and is skipped
+    # the target: weights 1/4, 1/2, 1, 1/2, 1/4 around turn 2; 1, 1/2, 1/4 from turn 0 (padding gets none)
+    q = [torch.tensor([.25, .5, 1, .5, .25, 0]), torch.tensor([1, .5, .25, 0, 0, 0])]
+    q = [x / x.sum() for x in q]
+    best = torch.stack([x.clamp(min=1e-12).log() for x in q] + [torch.zeros(6)])
+    best = best.masked_fill(~mask, torch.finfo(torch.float).min)
+    entropy = sum(-(x[x > 0] * x[x > 0].log()).sum() for x in q) / 2
+    assert torch.isclose(_soft_pointer_loss(best, rt, mask), entropy, atol=1e-5)
+    # any other pointer scores worse (cross-entropy >= entropy), e.g. all mass on the gold turn
+    sharp = torch.full((3, 6), -30.0)
+    sharp[0, 2] = sharp[1, 0] = 30.0
+    assert _soft_pointer_loss(sharp, rt, mask) > entropy + 1
+
+
 def test_dataset_has_one_row_per_call(small_split):
     ds = to_dataset(load_labeled(small_split / "train.jsonl"))
     assert ds.num_rows == 16

@@ -106,12 +106,12 @@ def to_dataset(calls: Sequence[LabeledCall]):
 
 
 def load_dataset_dict(folder: str | Path = "datasets/calls"):
-    """``DatasetDict`` with the train / dev / test (and unseen_writers, when present) splits of a labeled folder."""
+    """``DatasetDict`` with the train / dev / test (and unseen_writers, unseen_writers_r4, when present) splits of a labeled folder."""
     from datasets import DatasetDict
 
     folder = Path(folder)
     return DatasetDict({s: to_dataset(load_labeled(folder / f"{s}.jsonl"))
-                        for s in ("train", "dev", "test", "unseen_writers") if (folder / f"{s}.jsonl").exists()})
+                        for s in ("train", "dev", "test", "unseen_writers", "unseen_writers_r4") if (folder / f"{s}.jsonl").exists()})
 
 
 # ---- ASR-style augmentation: teach the heads that meaning, not punctuation or case, matters ----

@@ -48,6 +48,9 @@ class TrainConfig:
         "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 1.0, "outcome": 1.0, "skills": 1.0})
     offer_pos_weight: float = 5.0
     stage_crf: bool = True  # train the stage transitions jointly (CRF loss beside the per-turn loss)
+    # share of the resolution-pointer loss taken against a soft target (weights 1, 1/2, 1/4 on the gold
+    # turn and the turns 1 and 2 away) instead of the gold turn alone; 0 = the gold turn only
+    res_ptr_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -60,6 +63,8 @@ class TrainConfig:
             raise ValueError(f"ensemble must be >= 1, got {self.ensemble}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 <= self.res_ptr_smoothing <= 1:
+            raise ValueError(f"res_ptr_smoothing must be in [0, 1], got {self.res_ptr_smoothing}")
         self.tasks = tuple(self.tasks)
         bad = [t for t in self.tasks if t not in ALL_TASKS]
         if bad or not self.tasks:
@@ -143,11 +148,30 @@ def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
         total = total + w["outcome"] * F.cross_entropy(out["outcome"], y)
         rt = torch.tensor([it["resolution_turn"] for it in batch], device=device)
         if (rt != -100).any():
-            total = total + w["res_ptr"] * F.cross_entropy(out["res_ptr"], rt, ignore_index=-100)
+            a = cfg.res_ptr_smoothing
+            ce = F.cross_entropy(out["res_ptr"], rt, ignore_index=-100)
+            if a > 0:
+                ce = (1 - a) * ce + a * _soft_pointer_loss(out["res_ptr"], rt, mask)
+            total = total + w["res_ptr"] * ce
     if "soft_skills" in tasks:
         y = torch.tensor([it["skills"] for it in batch], device=device)
         total = total + w["skills"] * F.smooth_l1_loss(out["skills"], y)
     return total
+
+
+def _soft_pointer_loss(logits, rt, mask):
+    """Cross-entropy of the pointer against a target spread over the gold turn (1) and the turns one
+    (1/2) and two (1/4) away, renormalised within the call; calls without a resolution turn are skipped."""
+    import torch
+
+    keep = rt != -100
+    logits, rt, mask = logits[keep], rt[keep], mask[keep]
+    pos = torch.arange(logits.shape[1], device=logits.device)
+    dist = (pos[None, :] - rt[:, None]).abs()
+    q = torch.where(dist <= 2, 0.5 ** dist.float(), torch.zeros_like(dist, dtype=torch.float)) * mask.float()
+    q = q / q.sum(1, keepdim=True)
+    logp = logits.float().log_softmax(-1).masked_fill(~mask, 0.0)
+    return -(q * logp).sum(1).mean()
 
 
 def model_config(heads_cfg: dict, encoder, decode: dict, extra: dict | None = None) -> dict[str, Any]:
