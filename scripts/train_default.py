@@ -24,7 +24,8 @@ train). **unseen_writers** (60 calls) is by two round-two writers none of whose 
 dev, in industries train lacks (municipal services, car servicing, US health insurance, cable TV, car
 loans) and in American English. **unseen_writers_r4** (30 calls) is by one round-four writer (w29:
 contact centres in Australia, New Zealand, Ireland and India) whose calls are in no other file and
-whose errors nobody had read when this model was trained: the most blind of the sets.
+whose errors nobody had read when this model was trained: the most blind of the sets, but an
+easy one (the previous default model, trained before round four, also met every target on it).
 **real_hvb** is the 12 hand-labelled real Harper Valley Bank calls: all are resolved and none has an
 offer, so their outcome macro-F1 averages over classes that do not occur (outcome accuracy is the
 number to read) and their offer F1 and timing F1 of 1.0 only say that no offer was flagged. None of
