@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from transcript_qa.labels import (  # noqa: E402
-    OFFER_KINDS, OFFER_RESPONSES, OFFER_TIMINGS, OUTCOMES, SKILLS, STAGES, load_jsonl, repeated_sentences,
+    CORPUS_SPLITS, OFFER_KINDS, OFFER_RESPONSES, OFFER_TIMINGS, OUTCOMES, SKILLS, STAGES, load_jsonl,
+    repeated_sentences,
 )
 
-SPLITS = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4")
+SPLITS = CORPUS_SPLITS
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 
 

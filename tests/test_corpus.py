@@ -202,6 +202,13 @@ def test_quota_no_stock_sentences(corpus):
 
 # ---- loader -----------------------------------------------------------------------------------------------
 
+def test_corpus_splits_are_the_files():
+    from transcript_qa.labels import CORPUS_SPLITS
+
+    assert CORPUS_SPLITS == SPLITS
+    assert {p.stem for p in FILES} == set(SPLITS) | {"real_hvb"}
+
+
 def test_loader_builds_dataset_dict():
     from transcript_qa.training.data import load_dataset_dict
 

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..labels import OFFER_KINDS, OFFER_RESPONSES, OUTCOMES, SKILLS, STAGES, iter_jsonl, validate_call
+from ..labels import CORPUS_SPLITS, OFFER_KINDS, OFFER_RESPONSES, OUTCOMES, SKILLS, STAGES, iter_jsonl, validate_call
 from ..transcript import Call, Role, Turn, turn_id
 
 
@@ -106,12 +106,13 @@ def to_dataset(calls: Sequence[LabeledCall]):
 
 
 def load_dataset_dict(folder: str | Path = "datasets/calls"):
-    """``DatasetDict`` with the train / dev / test (and unseen_writers, unseen_writers_r4, when present) splits of a labeled folder."""
+    """``DatasetDict`` with the splits of a labeled folder (labels.CORPUS_SPLITS: train, dev, test and the
+    unseen-writer sets), those present."""
     from datasets import DatasetDict
 
     folder = Path(folder)
     return DatasetDict({s: to_dataset(load_labeled(folder / f"{s}.jsonl"))
-                        for s in ("train", "dev", "test", "unseen_writers", "unseen_writers_r4") if (folder / f"{s}.jsonl").exists()})
+                        for s in CORPUS_SPLITS if (folder / f"{s}.jsonl").exists()})
 
 
 # ---- ASR-style augmentation: teach the heads that meaning, not punctuation or case, matters ----
