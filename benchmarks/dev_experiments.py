@@ -11,7 +11,8 @@ writers' dev calls (w1-w7, the writers of the frozen test split) and on unseen_w
     python benchmarks/dev_experiments.py wide hidden=256 offer_pos_weight=3.0
 
 Values are JSON (true, 256, {"res_ptr": 0.5, ...}); loss_weights given in part are merged into the
-defaults. The test split is never loaded.
+defaults. ``subset=0.75`` trains on that share of train.jsonl's calls (a fixed random draw), for a
+learning curve: does more data still help? The test split is never loaded.
 """
 
 from __future__ import annotations
@@ -43,12 +44,19 @@ def main(argv: list[str]) -> int:
             kw[k] = json.loads(v)
         except ValueError:
             kw[k] = v
+    subset = float(kw.pop("subset", 1.0))
+    if not 0 < subset <= 1:
+        raise SystemExit(f"subset must be in (0, 1], got {subset}")
     if "loss_weights" in kw:
         kw["loss_weights"] = {**TrainConfig().loss_weights, **kw["loss_weights"]}
     cfg = TrainConfig(**kw)
     data, cache = ROOT / "datasets" / "calls", str(ROOT / ".cache" / "transcript-qa")
     enc = TurnEncoder(device="cpu")
     train, dev = load_labeled(data / "train.jsonl"), load_labeled(data / "dev.jsonl")
+    if subset < 1:
+        import random
+
+        train = random.Random(7).sample(train, round(subset * len(train)))
     t0 = time.time()
     an, m = train_heads_ensemble(train, dev, enc, cfg, cache_dir=cache)
 
@@ -57,6 +65,7 @@ def main(argv: list[str]) -> int:
         return headline(evaluate([lc.gold for lc in calls], preds))
 
     rec = {"name": name, "overrides": {k: v for k, v in kw.items()}, "config": asdict(cfg),
+           "train_calls": len(train),
            "seconds": round(time.time() - t0), "best_epoch": m["training"]["best_epoch"],
            "decode": an.config["decode"], "dev": headline(m["dev"]),
            "dev_round_one": score([lc for lc in dev if lc.gold["metadata"].get("writer") in ROUND_ONE]),
