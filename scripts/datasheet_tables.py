@@ -6,7 +6,7 @@
 
 ``--write`` replaces what lies between the ``<!-- tables:start -->`` and ``<!-- tables:end -->`` lines.
 
-Columns: the splits of the written corpus (train, dev, test and the two unseen-writer sets), all written calls
+Columns: the splits of the written corpus (train, dev, test and the unseen-writer sets), all written calls
 together, and the real Harper Valley
 calls (real_hvb.jsonl, which are not part of the written corpus and never used for training). Counts of
 calls unless a heading says turns or offer turns; percentages are of the column's calls (or turns).
@@ -210,7 +210,7 @@ def render(folder: Path) -> str:
     ]
     section("Agents and teams", table(["", "value"], rows))
     qrows = [[q, a, "yes" if ok else "**NO**"] for q, a, ok in quota_rows(written, splits.get("test", []))]
-    section("Quotas (written corpus: train + dev + test + both unseen-writer sets)", table(["quota", "actual", "holds"], qrows, left=1))
+    section("Quotas (written corpus: train + dev + test + the unseen-writer sets)", table(["quota", "actual", "holds"], qrows, left=1))
     return "\n".join(parts)
 
 

@@ -75,6 +75,7 @@ def main() -> int:
             print(f"epoch {epoch}: loss {rec['loss']:.3f} dev score {rec['dev_score']:.3f}", file=sys.stderr)
 
     extra = {"unseen_writers": data / "unseen_writers.jsonl", "unseen_writers_r4": data / "unseen_writers_r4.jsonl",
+             "unseen_writers_r5": data / "unseen_writers_r5.jsonl",
              "real_hvb": data / "real_hvb.jsonl"}
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device="cpu", force=True,
               config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True),

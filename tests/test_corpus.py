@@ -17,7 +17,7 @@ from transcript_qa.labels import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "datasets" / "calls"
-SPLITS = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4")
+SPLITS = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4", "unseen_writers_r5")
 FILES = sorted(CALLS.glob("*.jsonl"))
 # test.jsonl is frozen: never trained, tuned or selected on, never changed by a later round of writers
 FROZEN_TEST_SHA256 = "23d390758f922cf4972da8a4eb50cc052becd21f8eb430f14711582bbe181522"
@@ -111,6 +111,8 @@ def test_later_writers_are_in_train_dev_or_apart(splits):
     unseen, unseen_r4 = writers("unseen_writers"), writers("unseen_writers_r4")
     assert unseen and not unseen & seen
     assert unseen_r4 and not unseen_r4 & (seen | unseen)
+    unseen_r5 = writers("unseen_writers_r5")
+    assert unseen_r5 and not unseen_r5 & (seen | unseen | unseen_r4)
 
 
 def test_real_calls_are_marked_and_apart(corpus):
