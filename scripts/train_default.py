@@ -69,6 +69,7 @@ def render_card_only(out: Path) -> None:
 
 
 def main() -> int:
+    from transcript_qa.labels import CORPUS_SPLITS
     from transcript_qa.training.api import train
     from transcript_qa.training.trainer import TrainConfig
 
@@ -88,9 +89,8 @@ def main() -> int:
         if epoch % 10 == 0:
             print(f"epoch {epoch}: loss {rec['loss']:.3f} dev score {rec['dev_score']:.3f}", file=sys.stderr)
 
-    extra = {"unseen_writers": data / "unseen_writers.jsonl", "unseen_writers_r4": data / "unseen_writers_r4.jsonl",
-             "unseen_writers_r5": data / "unseen_writers_r5.jsonl",
-             "real_hvb": data / "real_hvb.jsonl"}
+    held_out = [s for s in CORPUS_SPLITS if s.startswith("unseen_writers")]
+    extra = {**{s: data / f"{s}.jsonl" for s in held_out}, "real_hvb": data / "real_hvb.jsonl"}
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device="cpu", force=True,
               config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True),
               progress=progress, extra_eval=extra, card_notes=notes(data))
