@@ -4,7 +4,7 @@
 Heads on frozen all-MiniLM-L6-v2 vectors: train on datasets/calls/train.jsonl, select on dev.jsonl,
 report test.jsonl and the three unseen-writer sets (none used for training or selection) and the 12
 hand-labelled real Harper Valley calls, and write the model card.
-Usage: python scripts/train_default.py [--out models/default] [--seed 13]
+Usage: python scripts/train_default.py [--out models/default] [--seed 13] [--workers N] [--device cpu]
        python scripts/train_default.py --card-only     # re-render the card from metrics.json
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--ensemble", type=int, default=5, help="heads trained with consecutive seeds, averaged")
+    ap.add_argument("--workers", type=int, default=min(5, os.cpu_count() or 1),
+                    help="members trained at once, one process each (same heads as one at a time)")
+    ap.add_argument("--device", default="cpu", help="cpu (the shipped model) or cuda")
     ap.add_argument("--card-only", action="store_true", help="only re-render README.md from the folder's metrics")
     a = ap.parse_args()
     if a.card_only:
@@ -91,8 +95,8 @@ def main() -> int:
 
     held_out = [s for s in CORPUS_SPLITS if s.startswith("unseen_writers")]
     extra = {**{s: data / f"{s}.jsonl" for s in held_out}, "real_hvb": data / "real_hvb.jsonl"}
-    r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device="cpu", force=True,
-              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True),
+    r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, force=True,
+              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True, workers=a.workers),
               progress=progress, extra_eval=extra, card_notes=notes(data))
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))

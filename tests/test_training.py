@@ -140,3 +140,20 @@ def test_cli_train_and_evaluate(small_split, tmp_path):
     r = runner.invoke(app, ["evaluate", "--model", str(out), "--gold", str(small_split / "dev.jsonl"), "--device", "cpu"])
     assert r.exit_code == 0
     assert "stage confusion" in r.output and "offer-timing confusion" in r.output and "QWK" in r.output
+
+
+def test_members_trained_in_worker_processes_match_the_sequential_run(small_split, encoder, tmp_path):
+    """--workers only changes the wall time: each member sees the same data and seed, single-threaded."""
+    from transcript_qa.training.trainer import train_heads_ensemble
+
+    tr = load_labeled(small_split / "train.jsonl")
+    dv = load_labeled(small_split / "dev.jsonl")
+    cfg = dict(epochs=2, patience=2, hidden=32, ensemble=2, augment_asr=True)
+    seq, _ = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg), cache_dir=tmp_path / "cache")
+    par, m = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg, workers=2), cache_dir=tmp_path / "cache")
+    assert m["training"]["workers"] == 2 and len(par.heads.members) == 2
+    a, b = seq.heads.state_dict(), par.heads.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    assert par.config["decode"] == seq.config["decode"]

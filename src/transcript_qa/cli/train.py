@@ -28,6 +28,8 @@ def train_cmd(
     seed: int = typer.Option(13, "--seed"),
     ensemble: int = typer.Option(5, "--ensemble", min=1,
                                  help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 5; one with --finetune-encoder)."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Train this many ensemble members at once, one process each (same model, less wall time on several cores; no per-epoch progress)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
     stage_crf: bool = typer.Option(True, "--stage-crf/--no-stage-crf",
@@ -46,7 +48,7 @@ def train_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     try:
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,
-                          ensemble=ensemble, stage_crf=stage_crf)
+                          ensemble=ensemble, stage_crf=stage_crf, workers=workers)
         extra = {p.stem: p for p in also_eval}
         if len(extra) != len(also_eval):
             raise ValueError("--also-eval files need distinct file names (each is reported under its stem)")
@@ -61,6 +63,8 @@ def train_cmd(
                        TextColumn("{task.fields[info]}"), transient=True)
         bar.start()
         task = bar.add_task("train", total=epochs, info="")
+        if workers > 1 and ensemble > 1:
+            err(f"training {ensemble} members in {min(workers, ensemble)} processes; no per-epoch progress")
 
     def progress(epoch: int, total: int, rec: dict) -> None:
         if bar is not None:

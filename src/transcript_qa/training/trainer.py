@@ -44,6 +44,7 @@ class TrainConfig:
     tasks: tuple[str, ...] = ALL_TASKS
     min_calls: int = 8
     ensemble: int = 1  # heads trained with seeds seed, seed+1, ... and averaged
+    workers: int = 1  # ensemble members trained at once, each in its own process (same result, less wall time)
     loss_weights: dict[str, float] = field(default_factory=lambda: {
         "stage": 1.0, "offer": 1.0, "offer_kind": 0.5, "offer_resp": 0.5, "res_ptr": 1.0, "outcome": 1.0, "skills": 1.0})
     offer_pos_weight: float = 5.0
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.ensemble < 1:
             raise ValueError(f"ensemble must be >= 1, got {self.ensemble}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 0 <= self.res_ptr_smoothing <= 1:
@@ -330,22 +333,74 @@ def train_heads_ensemble(
     if n <= 1:
         return train_heads(train, dev, encoder, cfg, init=init, cache_dir=cache_dir, progress=progress)
     members, infos = [], []
-    for k in range(n):
-        init_k = Analyzer(init_members[k], init.config, init.encoder) if init_members else init
-        an, m = train_heads(train, dev, encoder, replace(cfg, seed=cfg.seed + k), init=init_k, cache_dir=cache_dir,
-                            progress=progress)
-        members.append(an.heads)
-        infos.append(m["training"])
+    t0 = time.time()
+    if cfg.workers > 1 and init_members is None:
+        members, infos, config = _train_members_parallel(train, dev, encoder, cfg, n, cache_dir)
+    else:
+        for k in range(n):
+            init_k = Analyzer(init_members[k], init.config, init.encoder) if init_members else init
+            an, m = train_heads(train, dev, encoder, replace(cfg, seed=cfg.seed + k), init=init_k, cache_dir=cache_dir,
+                                progress=progress)
+            members.append(an.heads)
+            infos.append(m["training"])
+        config = an.config
     heads = EnsembleHeads(members).eval()
-    config = dict(an.config, ensemble=n)
+    config = dict(config, ensemble=n)
     analyzer = Analyzer(heads, config, encoder)
     dev_metrics = _select_threshold(analyzer, dev, embed_calls(dev, encoder, cache_dir), cfg)
     info = dict(infos[0])
     info.update({"ensemble": n, "best_epoch": [i["best_epoch"] for i in infos],
                  "epochs_run": [i["epochs_run"] for i in infos],
                  "train_seconds": round(sum(i["train_seconds"] for i in infos), 1),
+                 "wall_seconds": round(time.time() - t0, 1), "workers": min(cfg.workers, n),
                  "history": [i["history"] for i in infos], "config": asdict(cfg)})
     return analyzer, {"dev": dev_metrics, "training": info}
+
+
+def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir):
+    """One ensemble member in a worker process: the encoder is rebuilt there (the vectors come from
+    the disk cache the parent filled); returns plain tensors, the model config and the training info."""
+    import torch
+
+    from ..encoder import TurnEncoder
+
+    torch.set_num_threads(1)
+    enc = TurnEncoder(enc_spec["path"], device=enc_spec["device"], dtype=enc_spec["dtype"],
+                      max_length=enc_spec["max_length"])
+    an, m = train_heads(train, dev, enc, cfg, cache_dir=cache_dir)
+    return {k: v.detach().cpu() for k, v in an.heads.state_dict().items()}, an.config, m["training"]
+
+
+def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir):
+    """Train members seed, seed+1, ... in ``cfg.workers`` processes. Each member sees exactly the data
+    and seed it would see in turn, and member training is single-threaded either way, so the heads
+    match the sequential run's; only the wall time changes."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import replace
+
+    from ..heads import CallHeads, HeadsConfig
+
+    if cache_dir:  # encode once here; the workers then read the vectors from the cache
+        for k in range(n):
+            if cfg.augment_asr:
+                embed_calls(list(train) + augment_asr(train, cfg.seed + k), encoder, cache_dir)
+            elif k == 0:
+                embed_calls(train, encoder, cache_dir)
+        embed_calls(dev, encoder, cache_dir)
+    spec = {"path": str(encoder.path), "device": encoder.device, "dtype": encoder.dtype,
+            "max_length": encoder.max_length}
+    with ProcessPoolExecutor(max_workers=min(cfg.workers, n), mp_context=mp.get_context("spawn")) as ex:
+        futures = [ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
+                             cache_dir) for k in range(n)]
+        results = [f.result() for f in futures]
+    members, infos = [], []
+    for state, config, info in results:
+        heads = CallHeads(HeadsConfig(**config["heads"]))
+        heads.load_state_dict(state)
+        members.append(heads.to(encoder.device).eval())
+        infos.append(info)
+    return members, infos, results[0][1]
 
 
 def _select_threshold(analyzer: Analyzer, dev: Sequence[LabeledCall], dev_embs: Sequence[np.ndarray],
