@@ -363,3 +363,44 @@ def test_datasheet_tables_match_the_files():
     assert pasted == mod.render(CALLS).strip(), "run: python scripts/datasheet_tables.py --write datasets/README.md"
     assert all(row[-1] for row in mod.quota_rows(
         [c for s in SPLITS for c in load_jsonl(CALLS / f"{s}.jsonl")], load_jsonl(CALLS / "test.jsonl")))
+
+
+# ---- the second annotation pass --------------------------------------------------------------------------
+def _agreement_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("annotation_agreement", ROOT / "scripts" / "annotation_agreement.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_second_pass_covers_train_and_dev_with_valid_labels(splits):
+    rows = load_jsonl(ROOT / "datasets" / "second_annotation" / "second_pass.jsonl")
+    calls = {c["call_id"]: c for s in ("train", "dev") for c in splits[s]}
+    assert sorted(r["call_id"] for r in rows) == sorted(calls)
+    for r in rows:
+        n = len(calls[r["call_id"]]["turns"])
+        for lab in (r, r.get("adjudicated") or r):
+            assert lab["outcome"] in ("resolved", "escalated", "unresolved")
+            if lab["outcome"] == "resolved":
+                assert 0 <= lab["resolution_turn"] < n, r["call_id"]
+            else:
+                assert lab["resolution_turn"] is None, r["call_id"]
+    # exactly the disagreements were adjudicated (outcome differs, or resolution turns more than 2 apart)
+    for r in rows:
+        g = calls[r["call_id"]]
+        disagree = g["outcome"] != r["outcome"] or (
+            g["outcome"] == "resolved" and abs(g["resolution_turn"] - r["resolution_turn"]) > 2)
+        assert disagree == ("adjudicated" in r), r["call_id"]
+
+
+def test_cohen_kappa_known_values():
+    kappa = _agreement_module().cohen_kappa
+    assert kappa([("resolved", "resolved"), ("escalated", "escalated")]) == 1.0
+    # 50 items: 20 both resolved, 15 both escalated, 5 + 10 off the diagonal -> po 0.7, pe 0.5, kappa 0.4
+    pairs = ([("resolved", "resolved")] * 20 + [("resolved", "escalated")] * 5
+             + [("escalated", "resolved")] * 10 + [("escalated", "escalated")] * 15)
+    assert kappa(pairs) == pytest.approx(0.4)
+    with pytest.raises(ValueError):
+        kappa([])

@@ -37,6 +37,7 @@ def train(
     init_model: str | Path | None = None,
     finetune_encoder: bool = False,
     device: str = "cpu",
+    dtype: str = "auto",
     config: TrainConfig | None = None,
     force: bool = False,
     cache_dir: str | Path | None = ".cache/transcript-qa",
@@ -52,7 +53,8 @@ def train(
     starts from ``init_model`` (default: the shipped default model) and trains only those heads.
     ``extra_eval`` (name -> labeled file) adds more held-out sets to the metrics and the card; like
     ``test``, each must not overlap the training data. ``card_notes`` go under the card's metrics.
-    Returns the metrics written to ``out/metrics.json``.
+    ``dtype`` is the encoder's ('auto': bf16 on a GPU or an AMX CPU, else fp32; 'fp32' gives the same
+    vectors on any CPU). Returns the metrics written to ``out/metrics.json``.
     """
     import random
 
@@ -92,7 +94,7 @@ def train(
         init = Analyzer.load(init_model, device=device)
         encoder = init.encoder
     else:
-        encoder = TurnEncoder(base_model, device=device)
+        encoder = TurnEncoder(base_model, device=device, dtype=dtype)
     if finetune_encoder:
         from .finetune import finetune
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Agreement between the writers' labels and the second annotation pass (datasets/second_annotation).
+
+Prints the outcome confusion matrix (writers in rows), raw agreement and Cohen's kappa, agreement
+per writer, and how far the two resolution turns lie apart on calls both call resolved. The
+adjudications of the 56 disagreements are counted too; the corpus labels are not changed by them.
+
+    python scripts/annotation_agreement.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTCOMES = ("resolved", "escalated", "unresolved")
+
+
+def cohen_kappa(pairs: list[tuple[str, str]], labels=OUTCOMES) -> float:
+    """Cohen's kappa of two raters over the same items (1 = perfect, 0 = chance)."""
+    n = len(pairs)
+    if not n:
+        raise ValueError("no items")
+    po = sum(a == b for a, b in pairs) / n
+    ca, cb = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    pe = sum(ca[k] * cb[k] for k in labels) / (n * n)
+    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
+
+
+def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
+    missing = sorted(set(calls) - set(second))
+    if missing:
+        raise SystemExit(f"second pass lacks {len(missing)} calls, e.g. {missing[:3]}")
+    pairs = [(calls[c]["outcome"], second[c]["outcome"]) for c in calls]
+    cm = Counter(pairs)
+    per_writer: dict[str, list[int]] = {}
+    for c, g in calls.items():
+        w = g["metadata"].get("writer", "?")
+        per_writer.setdefault(w, [0, 0])
+        per_writer[w][0] += g["outcome"] == second[c]["outcome"]
+        per_writer[w][1] += 1
+    gaps = [abs(calls[c]["resolution_turn"] - second[c]["resolution_turn"]) for c in calls
+            if calls[c]["outcome"] == "resolved" and second[c]["outcome"] == "resolved"]
+    adj = [s["adjudicated"] for s in second.values() if "adjudicated" in s]
+    adj_changed = sum(a["outcome"] != calls[c]["outcome"] for c, s in second.items()
+                      for a in [s.get("adjudicated")] if a)
+    return {
+        "calls": len(pairs),
+        "outcome_confusion": {a: {b: cm[(a, b)] for b in OUTCOMES} for a in OUTCOMES},
+        "outcome_agreement": round(sum(a == b for a, b in pairs) / len(pairs), 4),
+        "outcome_kappa": round(cohen_kappa(pairs), 4),
+        "outcome_agreement_by_writer": {w: round(k / n, 3) for w, (k, n) in sorted(per_writer.items())},
+        "both_resolved": len(gaps),
+        "resolution_turn_exact": round(sum(g == 0 for g in gaps) / len(gaps), 4),
+        "resolution_turn_within2": round(sum(g <= 2 for g in gaps) / len(gaps), 4),
+        "resolution_turn_more_than_2_apart": sum(g > 2 for g in gaps),
+        "adjudicated": len(adj),
+        "adjudicated_outcome_differs_from_writer": adj_changed,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", help="also write the numbers here")
+    a = ap.parse_args()
+    calls = {}
+    for split in ("train", "dev"):
+        with open(ROOT / "datasets" / "calls" / f"{split}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    d = json.loads(line)
+                    calls[d["call_id"]] = d
+    second = {}
+    with open(ROOT / "datasets" / "second_annotation" / "second_pass.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                second[d["call_id"]] = d
+    r = agreement(calls, second)
+    print(f"{r['calls']} train and dev calls; outcome: writers (rows) x second pass (columns)")
+    print("            " + " ".join(f"{o:>11}" for o in OUTCOMES))
+    for o in OUTCOMES:
+        print(f"{o:>11} " + " ".join(f"{r['outcome_confusion'][o][b]:>11}" for b in OUTCOMES))
+    print(f"agreement {r['outcome_agreement']:.3f}, Cohen's kappa {r['outcome_kappa']:.3f}")
+    print(f"resolution turn on {r['both_resolved']} calls both call resolved: exact {r['resolution_turn_exact']:.3f}, "
+          f"within 2 turns {r['resolution_turn_within2']:.3f} ({r['resolution_turn_more_than_2_apart']} more than 2 apart)")
+    print(f"adjudicated {r['adjudicated']} disagreements; the adjudicator's outcome differs from the writer's on "
+          f"{r['adjudicated_outcome_differs_from_writer']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
