@@ -4,6 +4,9 @@
 Prints the outcome confusion matrix (writers in rows), raw agreement and Cohen's kappa, agreement
 per writer, and how far the two resolution turns lie apart on calls both call resolved. The
 adjudications of the 56 disagreements are counted too; the corpus labels are not changed by them.
+Offers: whether a call has one (kappa), offer turns matched within one turn (F1, the writers as
+reference), kind and response on matched turns, and the offer_timing the second pass's offers give
+with the writers' outcome and resolution turn.
 
     python scripts/annotation_agreement.py [--json out.json]
 """
@@ -31,6 +34,52 @@ def cohen_kappa(pairs: list[tuple[str, str]], labels=OUTCOMES) -> float:
     return 1.0 if pe == 1 else (po - pe) / (1 - pe)
 
 
+def match_turns(ref: list[int], hyp: list[int], tol: int = 1) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching of offer turns within ``tol`` turns (nearest first)."""
+    pairs = sorted((abs(r - h), r, h) for r in ref for h in hyp if abs(r - h) <= tol)
+    used_r, used_h, out = set(), set(), []
+    for _, r, h in pairs:
+        if r not in used_r and h not in used_h:
+            used_r.add(r), used_h.add(h), out.append((r, h))
+    return out
+
+
+def timing(offer_turns: list[int], outcome: str, resolution_turn: int | None) -> str:
+    """offer_timing exactly as docs/labels.md derives it."""
+    if not offer_turns:
+        return "none"
+    if outcome != "resolved":
+        return "no_resolution"
+    return "before_resolution" if min(offer_turns) < resolution_turn else "after_resolution"
+
+
+def offer_agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
+    tp = n_ref = n_hyp = 0
+    kind_same = resp_same = 0
+    has = []
+    timing_same = 0
+    for c, g in calls.items():
+        ref = {i: t["offer"] for i, t in enumerate(g["turns"]) if t.get("offer")}
+        hyp = {o["turn"]: o for o in second[c]["offers"]}
+        m = match_turns(sorted(ref), sorted(hyp))
+        tp, n_ref, n_hyp = tp + len(m), n_ref + len(ref), n_hyp + len(hyp)
+        kind_same += sum(ref[r]["kind"] == hyp[h]["kind"] for r, h in m)
+        resp_same += sum(ref[r]["response"] == hyp[h]["response"] for r, h in m)
+        has.append(("yes" if ref else "no", "yes" if hyp else "no"))
+        timing_same += g["offer_timing"] == timing(sorted(hyp), g["outcome"], g["resolution_turn"])
+    p, r = tp / max(1, n_hyp), tp / max(1, n_ref)
+    return {
+        "offer_turns_writer": n_ref, "offer_turns_second": n_hyp, "offer_turns_matched_within1": tp,
+        "offer_turn_f1": round(2 * p * r / max(1e-9, p + r), 4), "offer_turn_precision": round(p, 4),
+        "offer_turn_recall": round(r, 4),
+        "call_has_offer_agreement": round(sum(a == b for a, b in has) / len(has), 4),
+        "call_has_offer_kappa": round(cohen_kappa(has, ("yes", "no")), 4),
+        "offer_kind_agreement_matched": round(kind_same / max(1, tp), 4),
+        "offer_response_agreement_matched": round(resp_same / max(1, tp), 4),
+        "offer_timing_agreement": round(timing_same / len(calls), 4),
+    }
+
+
 def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
     missing = sorted(set(calls) - set(second))
     if missing:
@@ -48,7 +97,9 @@ def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
     adj = [s["adjudicated"] for s in second.values() if "adjudicated" in s]
     adj_changed = sum(a["outcome"] != calls[c]["outcome"] for c, s in second.items()
                       for a in [s.get("adjudicated")] if a)
+    offers = offer_agreement(calls, second) if all("offers" in s for s in second.values()) else {}
     return {
+        **offers,
         "calls": len(pairs),
         "outcome_confusion": {a: {b: cm[(a, b)] for b in OUTCOMES} for a in OUTCOMES},
         "outcome_agreement": round(sum(a == b for a, b in pairs) / len(pairs), 4),
@@ -90,6 +141,14 @@ def main() -> int:
           f"within 2 turns {r['resolution_turn_within2']:.3f} ({r['resolution_turn_more_than_2_apart']} more than 2 apart)")
     print(f"adjudicated {r['adjudicated']} disagreements; the adjudicator's outcome differs from the writer's on "
           f"{r['adjudicated_outcome_differs_from_writer']}")
+    if "offer_turn_f1" in r:
+        print(f"offers: {r['offer_turns_writer']} writer offer turns, {r['offer_turns_second']} second-pass, "
+              f"{r['offer_turns_matched_within1']} matched within one turn: F1 {r['offer_turn_f1']:.3f} "
+              f"(second pass precision {r['offer_turn_precision']:.3f}, recall {r['offer_turn_recall']:.3f})")
+        print(f"call has an offer: agreement {r['call_has_offer_agreement']:.3f}, kappa {r['call_has_offer_kappa']:.3f}; "
+              f"on matched turns kind {r['offer_kind_agreement_matched']:.3f}, response "
+              f"{r['offer_response_agreement_matched']:.3f}; offer_timing from the second pass's offers (writers' "
+              f"outcome and resolution turn) {r['offer_timing_agreement']:.3f}")
     if a.json:
         Path(a.json).write_text(json.dumps(r, indent=2) + "\n")
     return 0

@@ -387,6 +387,10 @@ def test_second_pass_covers_train_and_dev_with_valid_labels(splits):
                 assert 0 <= lab["resolution_turn"] < n, r["call_id"]
             else:
                 assert lab["resolution_turn"] is None, r["call_id"]
+        turns = calls[r["call_id"]]["turns"]
+        for o in r["offers"]:  # the offer pass: agent turns that exist, valid kind and response
+            assert turns[o["turn"]]["speaker"] == "agent", (r["call_id"], o)
+            assert o["kind"] in OFFER_KINDS and o["response"] in OFFER_RESPONSES
     # exactly the disagreements were adjudicated (outcome differs, or resolution turns more than 2 apart)
     for r in rows:
         g = calls[r["call_id"]]
@@ -404,3 +408,13 @@ def test_cohen_kappa_known_values():
     assert kappa(pairs) == pytest.approx(0.4)
     with pytest.raises(ValueError):
         kappa([])
+
+
+def test_offer_matching_and_derived_timing():
+    mod = _agreement_module()
+    assert mod.match_turns([3, 10], [4, 12]) == [(3, 4)]  # 12 is two turns from 10: no match
+    assert sorted(mod.match_turns([5, 6], [6, 5])) == [(5, 5), (6, 6)]  # exact pairs win over near ones
+    assert mod.timing([], "resolved", 4) == "none"
+    assert mod.timing([9], "escalated", None) == "no_resolution"
+    assert mod.timing([9, 2], "resolved", 4) == "before_resolution"  # the first offer decides
+    assert mod.timing([4], "resolved", 4) == "after_resolution"

@@ -374,9 +374,11 @@ def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir):
 def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir):
     """Train members seed, seed+1, ... in ``cfg.workers`` processes. Each member sees exactly the data
     and seed it would see in turn, and member training is single-threaded either way, so the heads
-    match the sequential run's; only the wall time changes."""
+    match the sequential run's; only the wall time changes. The workers are spawned, so a script that
+    calls this needs the ``if __name__ == "__main__":`` guard (the CLI and scripts/ have it)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     from dataclasses import replace
 
     from ..heads import CallHeads, HeadsConfig
@@ -393,7 +395,13 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
     with ProcessPoolExecutor(max_workers=min(cfg.workers, n), mp_context=mp.get_context("spawn")) as ex:
         futures = [ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
                              cache_dir) for k in range(n)]
-        results = [f.result() for f in futures]
+        try:
+            results = [f.result() for f in futures]
+        except BrokenProcessPool as e:
+            raise RuntimeError(
+                "a training worker process died. Worker processes are started with 'spawn', which re-imports "
+                "the calling script: call training from under `if __name__ == \"__main__\":`, or use workers=1 "
+                "(--workers 1)") from e
     members, infos = [], []
     for state, config, info in results:
         heads = CallHeads(HeadsConfig(**config["heads"]))
