@@ -35,16 +35,18 @@ offer, so their outcome macro-F1 averages over classes that do not occur (outcom
 number to read) and their offer F1 and timing F1 of 1.0 only say that no offer was flagged. None of
 test, the three unseen-writer sets and real_hvb was used for training, for choosing epochs or
 thresholds, or for any recipe choice.
-**How this model replaced the previous one (round four, 671 training calls).** Dev could not
-separate them: selection score 0.866 for this model against 0.867 for the previous one on the
-same 212 dev calls (and the previous model had been selected on 177 of them). Both models' numbers
-on every set were then in view, and this one was shipped because it met more targets on calls by
-writers it never saw (all on unseen_writers_r4 and unseen_writers_r5, all but timing on
-unseen_writers; the previous model missed resolution and timing on unseen_writers and on
-unseen_writers_r5). That choice used the held-out sets, so none of them is blind for the
-comparison of the two. Its price is outcome on test (0.765 against 0.845): round-one writers'
-escalated calls are read as resolved (6 of 21 on test); dev showed the same on round-one writers'
-escalations (4 of 15 against 2 of 15 for the previous model).
+**How this model replaced the previous one** (5 members on the same 817 training calls, dev
+selection score 0.866). This one averages 10 members (seeds 13-22) over turn vectors from the
+encoder pinned to fp32. The rule was set before its dev numbers were read: keep 10 members if they
+beat their own first 5 on dev (selection score 0.872 against 0.865, each with its offer threshold
+and Viterbi weight chosen on dev), then ship the result if it beats the shipped model on dev (0.872
+against 0.866). Only dev decided: the round-two unseen writers' numbers were printed beside dev's
+and did not change the rule's outcome, and test was scored only after the model was in place. (A 10-member ensemble
+tried on the round-two corpus had been lower on dev and was not kept then.) On the round-two
+unseen writers it is lower than the previous model on outcome (0.89 against 0.93) and timing (0.81
+against 0.84); on dev's round-one writers higher (outcome 0.93 against 0.89). The previous model
+had itself been chosen over the round-four model with the held-out sets in view, so none of them is
+blind for comparisons with the models before it.
 Caveats on **unseen_writers**: the decode rule that the resolution turn skips detected offer turns
 was found by reading its errors (the pointer landed on after-resolution offers; the rule follows
 from labels.md and left dev unchanged), and its errors were read again before the round-four
@@ -78,7 +80,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "models" / "default"))
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--ensemble", type=int, default=5, help="heads trained with consecutive seeds, averaged")
+    ap.add_argument("--ensemble", type=int, default=10, help="heads trained with consecutive seeds, averaged")
     ap.add_argument("--workers", type=int, default=min(5, os.cpu_count() or 1),
                     help="members trained at once, one process each (same heads as one at a time)")
     ap.add_argument("--device", default="cpu", help="cpu (the shipped model) or cuda")

@@ -27,7 +27,7 @@ def train_cmd(
     lr: float = typer.Option(2e-3, "--lr"),
     seed: int = typer.Option(13, "--seed"),
     ensemble: int = typer.Option(5, "--ensemble", min=1,
-                                 help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 5; one with --finetune-encoder)."),
+                                 help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 10; one with --finetune-encoder)."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Train this many ensemble members at once, one process each (same model, less wall time on several cores; no per-epoch progress)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),

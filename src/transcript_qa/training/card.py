@@ -26,6 +26,7 @@ def render_card(config: dict[str, Any], metrics: dict[str, dict[str, float] | No
         dev_calls=training.get("dev_calls"), offer_threshold=config["decode"]["offer_threshold"],
         best_epoch=training.get("best_epoch"), epochs_run=training.get("epochs_run"),
         train_seconds=training.get("train_seconds"), device=training.get("device", "cpu"),
+        wall_seconds=training.get("wall_seconds"), workers=training.get("workers", 1),
         seed=training.get("config", {}).get("seed"), versions=config.get("versions", {}),
         metric_cols=cols, metrics=metrics, targets=targets, extra_notes=extra_notes,
         ensemble=int(config.get("ensemble", 1)),
