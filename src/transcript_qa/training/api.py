@@ -91,7 +91,7 @@ def train(
                 f"refusing to train: {len(clash)} training/dev calls are also in the {name} file {path}, e.g. {clash[0]}")
     init = None
     if set(cfg.tasks) != set(ALL_TASKS):
-        init = Analyzer.load(init_model, device=device)
+        init = Analyzer.load(init_model, device=device, dtype=dtype)
         encoder = init.encoder
     else:
         encoder = TurnEncoder(base_model, device=device, dtype=dtype)
