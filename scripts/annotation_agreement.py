@@ -34,26 +34,9 @@ def cohen_kappa(pairs: list[tuple[str, str]], labels=OUTCOMES) -> float:
     return 1.0 if pe == 1 else (po - pe) / (1 - pe)
 
 
-def match_turns(ref: list[int], hyp: list[int], tol: int = 1) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching of offer turns within ``tol`` turns (nearest first)."""
-    pairs = sorted((abs(r - h), r, h) for r in ref for h in hyp if abs(r - h) <= tol)
-    used_r, used_h, out = set(), set(), []
-    for _, r, h in pairs:
-        if r not in used_r and h not in used_h:
-            used_r.add(r), used_h.add(h), out.append((r, h))
-    return out
-
-
-def timing(offer_turns: list[int], outcome: str, resolution_turn: int | None) -> str:
-    """offer_timing exactly as docs/labels.md derives it."""
-    if not offer_turns:
-        return "none"
-    if outcome != "resolved":
-        return "no_resolution"
-    return "before_resolution" if min(offer_turns) < resolution_turn else "after_resolution"
-
-
 def offer_agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
+    from transcript_qa.evaluation import match_within
+    from transcript_qa.labels import derive_offer_timing
     tp = n_ref = n_hyp = 0
     kind_same = resp_same = 0
     has = []
@@ -61,12 +44,12 @@ def offer_agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
     for c, g in calls.items():
         ref = {i: t["offer"] for i, t in enumerate(g["turns"]) if t.get("offer")}
         hyp = {o["turn"]: o for o in second[c]["offers"]}
-        m = match_turns(sorted(ref), sorted(hyp))
+        m = match_within(sorted(ref), sorted(hyp))
         tp, n_ref, n_hyp = tp + len(m), n_ref + len(ref), n_hyp + len(hyp)
         kind_same += sum(ref[r]["kind"] == hyp[h]["kind"] for r, h in m)
         resp_same += sum(ref[r]["response"] == hyp[h]["response"] for r, h in m)
         has.append(("yes" if ref else "no", "yes" if hyp else "no"))
-        timing_same += g["offer_timing"] == timing(sorted(hyp), g["outcome"], g["resolution_turn"])
+        timing_same += g["offer_timing"] == derive_offer_timing(hyp, g["outcome"], g["resolution_turn"])
     p, r = tp / max(1, n_hyp), tp / max(1, n_ref)
     return {
         "offer_turns_writer": n_ref, "offer_turns_second": n_hyp, "offer_turns_matched_within1": tp,
@@ -94,9 +77,8 @@ def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
         per_writer[w][1] += 1
     gaps = [abs(calls[c]["resolution_turn"] - second[c]["resolution_turn"]) for c in calls
             if calls[c]["outcome"] == "resolved" and second[c]["outcome"] == "resolved"]
-    adj = [s["adjudicated"] for s in second.values() if "adjudicated" in s]
-    adj_changed = sum(a["outcome"] != calls[c]["outcome"] for c, s in second.items()
-                      for a in [s.get("adjudicated")] if a)
+    adj = {c: s["adjudicated"] for c, s in second.items() if "adjudicated" in s}
+    adj_changed = sum(a["outcome"] != calls[c]["outcome"] for c, a in adj.items())
     offers = offer_agreement(calls, second) if all("offers" in s for s in second.values()) else {}
     return {
         **offers,

@@ -408,13 +408,3 @@ def test_cohen_kappa_known_values():
     assert kappa(pairs) == pytest.approx(0.4)
     with pytest.raises(ValueError):
         kappa([])
-
-
-def test_offer_matching_and_derived_timing():
-    mod = _agreement_module()
-    assert mod.match_turns([3, 10], [4, 12]) == [(3, 4)]  # 12 is two turns from 10: no match
-    assert sorted(mod.match_turns([5, 6], [6, 5])) == [(5, 5), (6, 6)]  # exact pairs win over near ones
-    assert mod.timing([], "resolved", 4) == "none"
-    assert mod.timing([9], "escalated", None) == "no_resolution"
-    assert mod.timing([9, 2], "resolved", 4) == "before_resolution"  # the first offer decides
-    assert mod.timing([4], "resolved", 4) == "after_resolution"
