@@ -19,8 +19,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from transcript_qa.evaluation import match_within
+from transcript_qa.labels import OUTCOMES, derive_offer_timing, load_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
-OUTCOMES = ("resolved", "escalated", "unresolved")
 
 
 def cohen_kappa(pairs: list[tuple[str, str]], labels=OUTCOMES) -> float:
@@ -35,8 +37,6 @@ def cohen_kappa(pairs: list[tuple[str, str]], labels=OUTCOMES) -> float:
 
 
 def offer_agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
-    from transcript_qa.evaluation import match_within
-    from transcript_qa.labels import derive_offer_timing
     tp = n_ref = n_hyp = 0
     kind_same = resp_same = 0
     has = []
@@ -100,19 +100,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", help="also write the numbers here")
     a = ap.parse_args()
-    calls = {}
-    for split in ("train", "dev"):
-        with open(ROOT / "datasets" / "calls" / f"{split}.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    d = json.loads(line)
-                    calls[d["call_id"]] = d
-    second = {}
-    with open(ROOT / "datasets" / "second_annotation" / "second_pass.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                d = json.loads(line)
-                second[d["call_id"]] = d
+    calls = {d["call_id"]: d for split in ("train", "dev")
+             for d in load_jsonl(ROOT / "datasets" / "calls" / f"{split}.jsonl")}
+    second = {d["call_id"]: d for d in load_jsonl(ROOT / "datasets" / "second_annotation" / "second_pass.jsonl")}
     r = agreement(calls, second)
     print(f"{r['calls']} train and dev calls; outcome: writers (rows) x second pass (columns)")
     print("            " + " ".join(f"{o:>11}" for o in OUTCOMES))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from transcript_qa.labels import (
-    OFFER_KINDS, OFFER_RESPONSES, SKILLS, load_jsonl, repeated_sentences, validate_file,
+    OFFER_KINDS, OFFER_RESPONSES, OUTCOMES, SKILLS, load_jsonl, repeated_sentences, validate_file,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,7 +382,7 @@ def test_second_pass_covers_train_and_dev_with_valid_labels(splits):
     for r in rows:
         n = len(calls[r["call_id"]]["turns"])
         for lab in (r, r.get("adjudicated") or r):
-            assert lab["outcome"] in ("resolved", "escalated", "unresolved")
+            assert lab["outcome"] in OUTCOMES
             if lab["outcome"] == "resolved":
                 assert 0 <= lab["resolution_turn"] < n, r["call_id"]
             else:

@@ -200,6 +200,11 @@ def model_config(heads_cfg: dict, encoder, decode: dict, extra: dict | None = No
     return cfg
 
 
+def _with_augmentation(train: Sequence[LabeledCall], cfg: TrainConfig) -> list[LabeledCall]:
+    """The calls a member trains on: ``train`` plus, with ``cfg.augment_asr``, its ASR-style copies (seeded)."""
+    return list(train) + (augment_asr(train, cfg.seed) if cfg.augment_asr else [])
+
+
 def train_heads(
     train: Sequence[LabeledCall],
     dev: Sequence[LabeledCall],
@@ -225,7 +230,7 @@ def train_heads(
         raise LabeledDataError("no dev calls: pass --dev FILE (used for early stopping and model selection)")
     _seed(cfg.seed)
     t0 = time.time()
-    train_all = list(train) + (augment_asr(train, cfg.seed) if cfg.augment_asr else [])
+    train_all = _with_augmentation(train, cfg)
     tr_items = _prepare(train_all, embed_calls(train_all, encoder, cache_dir))
     dev_embs = embed_calls(dev, encoder, cache_dir)
     dev_feats = [_call_item(lc)["feats"] for lc in dev]
@@ -384,12 +389,9 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
     from ..heads import CallHeads, HeadsConfig
 
     t0 = time.time()
-    if cache_dir:  # encode once here; the workers then read the vectors from the cache
-        for k in range(n):
-            if cfg.augment_asr:
-                embed_calls(list(train) + augment_asr(train, cfg.seed + k), encoder, cache_dir)
-            elif k == 0:
-                embed_calls(train, encoder, cache_dir)
+    if cache_dir:  # encode once here, the very sets train_heads asks for; the workers read them from the cache
+        for k in range(n if cfg.augment_asr else 1):
+            embed_calls(_with_augmentation(train, replace(cfg, seed=cfg.seed + k)), encoder, cache_dir)
         embed_calls(dev, encoder, cache_dir)
     t_pre = time.time() - t0
     spec = {"path": str(encoder.path), "device": encoder.device, "dtype": encoder.dtype,
