@@ -85,6 +85,8 @@ def main() -> int:
                     help="members trained at once, one process each (same heads as one at a time)")
     ap.add_argument("--device", default="cpu", help="cpu (the shipped model) or cuda")
     ap.add_argument("--dtype", default="fp32", help="encoder dtype for training: fp32 (the same vectors on any CPU) or auto")
+    ap.add_argument("--no-asr-copies", action="store_true",
+                    help="train without the seeded ASR-style copies of the training calls (TrainConfig.augment_asr)")
     ap.add_argument("--card-only", action="store_true", help="only re-render README.md from the folder's metrics")
     a = ap.parse_args()
     if a.card_only:
@@ -100,7 +102,8 @@ def main() -> int:
     extra = {**{s: data / f"{s}.jsonl" for s in held_out}, "real_hvb": data / "real_hvb.jsonl"}
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
               force=True,
-              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True, workers=a.workers),
+              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True, workers=a.workers,
+                                 augment_asr=not a.no_asr_copies),
               progress=progress, extra_eval=extra, card_notes=notes(data))
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
