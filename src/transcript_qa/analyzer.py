@@ -28,7 +28,8 @@ HEADS_FILE = "heads.safetensors"
 
 
 def default_model_path() -> Path:
-    """models/default in a source checkout, or the path in $TRANSCRIPT_QA_MODEL."""
+    """The path in $TRANSCRIPT_QA_MODEL, else models/default in a source checkout, else the copy a wheel
+    carries inside the package (setup.py puts it there)."""
     env = os.environ.get("TRANSCRIPT_QA_MODEL")
     if env:
         return Path(env)
