@@ -283,6 +283,32 @@ def test_resume_without_an_existing_output_just_runs(tmp_path, tiny_analyzer):
     assert [r["call_id"] for r in read_jsonl(out)] == ids
 
 
+def test_resume_logs_each_read_problem_once(tmp_path, tiny_analyzer):
+    src = tmp_path / "calls"
+    src.mkdir()
+    ids = dev_jsonl(src / "good.jsonl", 2)
+    (src / "bad.json").write_text("{not json", encoding="utf-8")
+    (src / "empty.txt").write_text("", encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    first = analyze_archive(src, out, analyzer=tiny_analyzer)
+    errors = Path(first.errors_file)
+    logged = read_jsonl(errors)
+    assert first.failed + first.warnings == len(logged) >= 2
+    assert {Path(p["source"]).name for p in logged} >= {"bad.json", "empty.txt"}
+
+    again = analyze_archive(src, out, analyzer=tiny_analyzer, resume=True)
+    assert again.skipped_resume == len(ids) and again.analyzed == 0
+    assert again.failed + again.warnings == len(logged)  # still counted in this run's summary
+    assert read_jsonl(errors) == logged  # but not written again
+
+    (src / "worse.json").write_text("[1, 2", encoding="utf-8")  # a new bad file is logged on resume
+    third = analyze_archive(src, out, analyzer=tiny_analyzer, resume=True)
+    now = read_jsonl(errors)
+    assert now[: len(logged)] == logged and len(now) == len(logged) + 1
+    assert Path(now[-1]["source"]).name == "worse.json"
+    assert third.failed + third.warnings == len(now)
+
+
 # ---- CSV and Parquet ----------------------------------------------------------------------------
 REQUIRED_COLS = ["call_id", "outcome", "offer_timing", "qa_score", *SKILLS]
 

@@ -131,6 +131,17 @@ def drop_torn_line(path: Path) -> bytes:
     return data
 
 
+def _problem_keys(data: bytes) -> set[str]:
+    """The problems already in an errors file, each as the JSON line a ReadProblem writes."""
+    keys = set()
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            keys.add(json.dumps(json.loads(line), ensure_ascii=False))
+        except ValueError:
+            continue
+    return keys
+
+
 def done_ids(out: Path, fmt: str) -> set[str]:
     """Call ids already in an output file; a torn last line (from a kill) is cut off first."""
     if not out.exists():
@@ -295,8 +306,8 @@ def analyze_archive(
         raise BatchError("--force and --resume exclude each other")
     errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
     skip = done_ids(out, fmt) if resume else set()
-    if resume:
-        drop_torn_line(errors)
+    # a resumed run reads the bad files again; their problems are counted but not logged twice
+    logged = _problem_keys(drop_torn_line(errors)) if resume else set()
     analyzer = analyzer or Analyzer.load(model, device=device)
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)
@@ -331,8 +342,10 @@ def analyze_archive(
     try:
         for item in iter_items(reader, source):
             if isinstance(item, ReadProblem):
-                efh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
-                efh.flush()
+                line = json.dumps(item.to_dict(), ensure_ascii=False)
+                if line not in logged:
+                    efh.write(line + "\n")
+                    efh.flush()
                 if item.level == "error":
                     summary.failed += 1
                 else:
