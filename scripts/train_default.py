@@ -94,9 +94,12 @@ def main() -> int:
         return 0
     data = ROOT / "datasets" / "calls"
 
-    def progress(epoch: int, total: int, rec: dict) -> None:
-        if epoch % 10 == 0:
-            print(f"epoch {epoch}: loss {rec['loss']:.3f} dev score {rec['dev_score']:.3f}", file=sys.stderr)
+    def progress(step: int, total: int, rec: dict) -> None:
+        if "members_done" in rec:  # --workers > 1: one line as each member finishes
+            print(f"member {rec['member']} done ({step}/{total}): best epoch {rec['best_epoch']}, "
+                  f"dev score {rec['dev_score']:.3f}", file=sys.stderr)
+        elif step % 10 == 0:
+            print(f"epoch {step}: loss {rec['loss']:.3f} dev score {rec['dev_score']:.3f}", file=sys.stderr)
 
     held_out = [s for s in CORPUS_SPLITS if s.startswith("unseen_writers")]
     extra = {**{s: data / f"{s}.jsonl" for s in held_out}, "real_hvb": data / "real_hvb.jsonl"}

@@ -151,8 +151,17 @@ def test_members_trained_in_worker_processes_match_the_sequential_run(small_spli
     dv = load_labeled(small_split / "dev.jsonl")
     cfg = dict(epochs=2, patience=2, hidden=32, ensemble=2, augment_asr=True)
     seq, _ = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg), cache_dir=tmp_path / "cache")
-    par, m = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg, workers=2), cache_dir=tmp_path / "cache")
+    seen = []
+    par, m = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg, workers=2), cache_dir=tmp_path / "cache",
+                                  progress=lambda step, total, rec: seen.append((step, total, rec)))
     assert m["training"]["workers"] == 2 and len(par.heads.members) == 2
+    # progress comes once per finished member, in the order they finish
+    assert [(step, total) for step, total, _ in seen] == [(1, 2), (2, 2)]
+    assert sorted(rec["member"] for _, _, rec in seen) == [0, 1]
+    for _, _, rec in seen:
+        k = rec["member"]
+        assert rec["best_epoch"] == m["training"]["best_epoch"][k]
+        assert rec["dev_score"] == m["training"]["history"][k][rec["best_epoch"] - 1]["dev_score"]
     a, b = seq.heads.state_dict(), par.heads.state_dict()
     assert a.keys() == b.keys()
     for k in a:

@@ -59,16 +59,23 @@ def train_cmd(
     if not quiet:
         from rich.progress import BarColumn, Progress, TextColumn
 
-        bar = Progress(TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+        per_member = workers > 1 and ensemble > 1 and not finetune_encoder
+        unit = "members done" if per_member else "epoch"
+        bar = Progress(TextColumn("training"), BarColumn(), TextColumn(f"{unit} {{task.completed}}/{{task.total}}"),
                        TextColumn("{task.fields[info]}"), transient=True)
         bar.start()
-        task = bar.add_task("train", total=epochs, info="")
-        if workers > 1 and ensemble > 1:
-            err(f"training {ensemble} members in {min(workers, ensemble)} processes; no per-epoch progress")
+        task = bar.add_task("train", total=ensemble if per_member else epochs, info="")
+        if per_member:
+            err(f"training {ensemble} members in {min(workers, ensemble)} processes; progress is per member")
 
-    def progress(epoch: int, total: int, rec: dict) -> None:
-        if bar is not None:
-            bar.update(task, completed=epoch, info=f"loss {rec['loss']:.3f} dev {rec['dev_score']:.3f}")
+    def progress(step: int, total: int, rec: dict) -> None:
+        if bar is None:
+            return
+        if "members_done" in rec:  # parallel members: one update as each finishes
+            info = f"member {rec['member'] + 1}: best epoch {rec['best_epoch']}, dev {rec['dev_score']:.3f}"
+        else:
+            info = f"loss {rec['loss']:.3f} dev {rec['dev_score']:.3f}"
+        bar.update(task, completed=step, total=total, info=info)
 
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,

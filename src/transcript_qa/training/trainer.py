@@ -340,7 +340,7 @@ def train_heads_ensemble(
     members, infos = [], []
     t0 = time.time()
     if cfg.workers > 1 and init_members is None:
-        members, infos, config = _train_members_parallel(train, dev, encoder, cfg, n, cache_dir)
+        members, infos, config = _train_members_parallel(train, dev, encoder, cfg, n, cache_dir, progress)
     else:
         for k in range(n):
             init_k = Analyzer(init_members[k], init.config, init.encoder) if init_members else init
@@ -376,13 +376,16 @@ def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir):
     return {k: v.detach().cpu() for k, v in an.heads.state_dict().items()}, an.config, m["training"]
 
 
-def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir):
+def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir, progress=None):
     """Train members seed, seed+1, ... in ``cfg.workers`` processes. Each member sees exactly the data
     and seed it would see in turn, and member training is single-threaded either way, so the heads
     match the sequential run's; only the wall time changes. The workers are spawned, so a script that
-    calls this needs the ``if __name__ == "__main__":`` guard (the CLI and scripts/ have it)."""
+    calls this needs the ``if __name__ == "__main__":`` guard (the CLI and scripts/ have it).
+
+    Progress is per member, not per epoch: ``progress(done, n, rec)`` as each member finishes, with
+    ``rec = {"member": k, "members_done": done, "best_epoch": ..., "dev_score": ...}``."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
     from dataclasses import replace
 
@@ -397,10 +400,17 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
     spec = {"path": str(encoder.path), "device": encoder.device, "dtype": encoder.dtype,
             "max_length": encoder.max_length}
     with ProcessPoolExecutor(max_workers=min(cfg.workers, n), mp_context=mp.get_context("spawn")) as ex:
-        futures = [ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
-                             cache_dir) for k in range(n)]
+        futures = {ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
+                             cache_dir): k for k in range(n)}
+        results: list = [None] * n
         try:
-            results = [f.result() for f in futures]
+            for done, f in enumerate(as_completed(futures), 1):
+                k = futures[f]
+                results[k] = f.result()
+                if progress:
+                    info = results[k][2]
+                    progress(done, n, {"member": k, "members_done": done, "best_epoch": info["best_epoch"],
+                                       "dev_score": info["history"][info["best_epoch"] - 1]["dev_score"]})
         except BrokenProcessPool as e:
             raise RuntimeError(
                 "a training worker process died. Worker processes are started with 'spawn', which re-imports "
