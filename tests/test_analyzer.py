@@ -130,3 +130,65 @@ def test_the_shipped_default_model_loads_and_analyses():
     an = Analyzer.load(device="cpu")
     r = an.analyze(read_call(ROOT / "samples" / "w1-bank-006.vtt"))
     jsonschema.validate(r.to_dict(), SCHEMA)
+
+
+def test_a_model_trained_on_an_earlier_feature_set_gets_its_own_columns(tiny_model, tmp_path, sample_calls):
+    """An older model lists fewer feature names; the analyzer feeds it exactly those columns. Built
+    here from tiny_model by cutting the weights of one feature out of every layer that reads the
+    features: its outputs must equal tiny_model's with that feature's weights zeroed."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from transcript_qa.analyzer import Analyzer
+    from transcript_qa.features import FEATURE_NAMES
+
+    cfg = json.loads((tiny_model / "transcript_qa.json").read_text())
+    assert cfg["features"]["names"] == FEATURE_NAMES
+    drop = FEATURE_NAMES.index("lex_handoff")
+    assert 0 < drop < len(FEATURE_NAMES) - 1  # in the middle: the columns after it shift
+    F, E, d, S = len(FEATURE_NAMES), cfg["heads"]["emb_dim"], cfg["heads"]["hidden"], len(cfg["heads"]["skills"])
+    # the input columns that carry the feature: the turn input, and the call-level cue rates (3 blocks)
+    cols = {"inp.1.weight": [E + drop], "outcome.0.weight": [2 * d + b * F + drop for b in range(3)],
+            "skill_out.weight": [2 * S + b * F + drop for b in range(3)]}
+    state = load_file(str(tiny_model / "heads.safetensors"))
+    assert all(k in state for k in cols) and cfg["heads"]["call_features"]
+
+    def variant(name, cut):
+        out = tmp_path / name
+        shutil.copytree(tiny_model, out)
+        new = {}
+        for k, w in state.items():
+            if k in cols:
+                keep = [i for i in range(w.shape[1]) if i not in cols[k]]
+                w = w[:, keep] if cut else w.clone().index_fill_(1, torch.tensor(cols[k]), 0.0)
+            new[k] = w.contiguous()
+        save_file(new, str(out / "heads.safetensors"))
+        c = json.loads(json.dumps(cfg))
+        if cut:
+            c["features"] = {"version": 2, "names": [n for n in FEATURE_NAMES if n != "lex_handoff"]}
+            c["heads"]["n_features"] = F - 1
+        (out / "transcript_qa.json").write_text(json.dumps(c))
+        return Analyzer.load(out, device="cpu", dtype="fp32")
+
+    old, zeroed = variant("older", cut=True), variant("zeroed", cut=False)
+    assert len(old.feature_names) == F - 1
+    for a, b in zip(old.analyze_many(sample_calls), zeroed.analyze_many(sample_calls)):
+        assert a.to_dict() == b.to_dict()
+
+
+def test_feature_columns_name_what_a_model_needs():
+    from transcript_qa.features import FEATURE_NAMES, feature_columns, turn_features
+
+    texts, agent = ["our billing team will call you back", "ok thanks"], [True, False]
+    full = turn_features(texts, agent)
+    assert full[0, FEATURE_NAMES.index("lex_handoff")] == 1.0
+    names = [n for n in FEATURE_NAMES if n != "lex_handoff"][::-1]  # another order too
+    sub = turn_features(texts, agent, feature_columns(names))
+    assert sub.shape == (2, len(names))
+    for j, n in enumerate(names):
+        assert (sub[:, j] == full[:, FEATURE_NAMES.index(n)]).all()
+    assert feature_columns(list(FEATURE_NAMES)) is None
+    with pytest.raises(ValueError, match="lex_telepathy"):
+        feature_columns(["is_agent", "lex_telepathy"])

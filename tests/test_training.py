@@ -51,6 +51,14 @@ def test_training_a_subset_keeps_the_other_heads(tiny_model, small_split, tmp_pa
     assert torch.equal(old_sd["gru.weight_ih_l0"], new_sd["gru.weight_ih_l0"])
 
 
+def test_a_subset_cannot_start_from_a_model_on_an_earlier_feature_set(tiny_model, small_split, encoder):
+    init = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    init.feature_names = init.feature_names[:-1]  # as a model from before the last feature was added lists them
+    with pytest.raises(LabeledDataError, match="earlier feature set"):
+        train_heads(load_labeled(small_split / "train.jsonl"), load_labeled(small_split / "dev.jsonl"), encoder,
+                    TrainConfig(epochs=1, tasks=("offers",), augment_asr=False), init=init)
+
+
 def test_training_refuses_overlap_with_the_test_file(small_split, tmp_path):
     from transcript_qa.training.api import train
 

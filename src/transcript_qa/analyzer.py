@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .features import FEATURE_NAMES, turn_features
+from .features import FEATURE_NAMES, feature_columns, turn_features
 from .labels import derive_offer_timing
 from .results import CallAnalysis, ModelInfo, Offer, SkillScore, TurnResult, stage_spans
 from .transcript import Call, Role
@@ -59,6 +59,9 @@ class Analyzer:
         self.config = config
         self.encoder = encoder
         self.path = path
+        # the feature columns this model was trained on (older models: an earlier, shorter list)
+        self.feature_names: list[str] = list(config.get("features", {}).get("names") or FEATURE_NAMES)
+        self._feature_columns = feature_columns(self.feature_names)
         d = config.get("decode", {})
         self.decode = DecodeOptions(**{k: v for k, v in d.items() if k in DecodeOptions.__dataclass_fields__})
         self.info = ModelInfo(name=config.get("name", "transcript-qa"), version=config.get("version", __version__),
@@ -124,14 +127,14 @@ class Analyzer:
         from .training.batching import pad_batch
 
         if feats is None:
-            feats = [turn_features(t, a) for t, a in zip(texts, agent)]
+            feats = [turn_features(t, a, self._feature_columns) for t, a in zip(texts, agent)]
         b = pad_batch(embs, feats, agent, device=self.encoder.device)
         with torch.inference_mode():
             out = self.heads(b["emb"], b["feats"], b["mask"], b["agent"])
             # the stage transition scores (an ensemble's members' mean): once per batch, shared by its calls
             trans = self.heads.transitions.float().cpu().numpy()
             start = self.heads.start_scores.float().cpu().numpy()
-        neg = FEATURE_NAMES.index("lex_negative")
+        neg = self.feature_names.index("lex_negative")
         res = []
         for i, e in enumerate(embs):
             n = len(e)

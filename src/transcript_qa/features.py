@@ -32,6 +32,11 @@ _LEX: dict[str, str] = {
                r"updated|waived|removed|replacement|on its way)\b",
     "escalate": r"\b(transfer\w*|escalat\w*|ticket|call(ing)? you back|callback|call back|specialist|engineer|"
                 r"technician|visit|case number|second line|tier two|supervisor|manager|department|team will)\b",
+    # the agent hands the issue on (another team decides, someone will be in touch): the meaning of escalated
+    "handoff": r"\b((our|the|a) ([a-z]+ )?(team|department|desk|unit)|pass(ed|ing)? (it|this|that|your \w+) (on|over|to)|"
+               r"sent (it|this|that|the \w+( \w+)?) (to|over)|refer(red|ring)? (it|this|you)|"
+               r"they('ll| will) (contact|call|ring|write|email|be in touch|get back|review|decide|assess|look into)|"
+               r"hand(ed|ing)? (it|this) (over|off|on)|raised? (a|an|the) \w+|log(ged)? (a|an|the) \w+)\b",
     "closing": r"\b(anything else|have a (good|great|nice|lovely|wonderful)|good ?bye|bye|survey|take care|"
                r"that('s| is) (all|everything)|you too)\b",
     "negative": r"\b(ridiculous|unacceptable|annoyed|frustrated|angry|upset|worried|not happy|fed up|joke|useless|"
@@ -63,7 +68,7 @@ FEATURE_NAMES: list[str] = (
     + [f"next_lex_{k}" for k in ("accept", "decline", "defer", "thanks", "negative")]
     + ["customer_cancel_so_far"]
 )
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3  # 3: lex_handoff
 
 
 def lexicon_hits(text: str) -> dict[str, int]:
@@ -71,8 +76,19 @@ def lexicon_hits(text: str) -> dict[str, int]:
     return {k: int(bool(rx.search(low))) for k, rx in _LEX_LOWER.items()}
 
 
-def turn_features(texts: list[str], is_agent: list[bool]) -> np.ndarray:
-    """[n_turns, len(FEATURE_NAMES)] float32 features for one call."""
+def feature_columns(names: list[str] | None) -> list[int] | None:
+    """Where a model's feature names sit in this version's FEATURE_NAMES (None: the same list), so a
+    model trained on an earlier feature set gets exactly the columns it was trained on."""
+    if names is None or list(names) == FEATURE_NAMES:
+        return None
+    missing = [n for n in names if n not in FEATURE_NAMES]
+    if missing:
+        raise ValueError(f"the model uses features this version does not compute: {', '.join(missing)}")
+    return [FEATURE_NAMES.index(n) for n in names]
+
+
+def turn_features(texts: list[str], is_agent: list[bool], columns: list[int] | None = None) -> np.ndarray:
+    """[n_turns, len(FEATURE_NAMES)] float32 features for one call (only ``columns``, when given)."""
     n = len(texts)
     lex = [lexicon_hits(t) for t in texts]
     out = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32)
@@ -92,4 +108,4 @@ def turn_features(texts: list[str], is_agent: list[bool]) -> np.ndarray:
             cancel_seen = 1.0  # the customer has asked to cancel or leave: later offers are likely retention
         row.append(cancel_seen)
         out[i] = row
-    return out
+    return out if columns is None else np.ascontiguousarray(out[:, columns])

@@ -237,6 +237,11 @@ def train_heads(
     t_enc = time.time() - t0
 
     if init is not None:
+        if init.feature_names != FEATURE_NAMES:
+            raise LabeledDataError(
+                f"{init.path or 'the init model'} was trained on an earlier feature set "
+                f"({len(init.feature_names)} features, this version computes {len(FEATURE_NAMES)}): "
+                "train all tasks instead of a subset")
         heads = CallHeads(HeadsConfig(**init.heads.cfg.to_dict()))
         heads.load_state_dict(init.heads.state_dict())
     else:
