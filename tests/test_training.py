@@ -51,6 +51,28 @@ def test_training_a_subset_keeps_the_other_heads(tiny_model, small_split, tmp_pa
     assert torch.equal(old_sd["gru.weight_ih_l0"], new_sd["gru.weight_ih_l0"])
 
 
+def test_a_subset_trains_the_same_in_worker_processes(tiny_model, small_split, encoder, tmp_path):
+    """--workers with a subset: each worker starts its member from the init model, as in turn."""
+    from transcript_qa.training.trainer import train_heads_ensemble
+
+    init = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    tr, dv = load_labeled(small_split / "train.jsonl"), load_labeled(small_split / "dev.jsonl")
+    cfg = dict(epochs=2, patience=2, ensemble=2, tasks=("offers",), augment_asr=False)
+    seq, _ = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg), init=init, cache_dir=tmp_path / "cache")
+    par, m = train_heads_ensemble(tr, dv, encoder, TrainConfig(**cfg, workers=2), init=init,
+                                  cache_dir=tmp_path / "cache")
+    assert m["training"]["workers"] == 2
+    a, b, base = seq.heads.state_dict(), par.heads.state_dict(), init.heads.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    for member in par.heads.members:  # only the offer heads moved away from the init model
+        sd = member.state_dict()
+        assert torch.equal(sd["stage.weight"], base["stage.weight"]) and torch.equal(sd["gru.weight_ih_l0"],
+                                                                                     base["gru.weight_ih_l0"])
+        assert not torch.equal(sd["offer.weight"], base["offer.weight"])
+
+
 def test_a_subset_cannot_start_from_a_model_on_an_earlier_feature_set(tiny_model, small_split, encoder):
     init = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
     init.feature_names = init.feature_names[:-1]  # as a model from before the last feature was added lists them

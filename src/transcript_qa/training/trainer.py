@@ -344,8 +344,12 @@ def train_heads_ensemble(
         return train_heads(train, dev, encoder, cfg, init=init, cache_dir=cache_dir, progress=progress)
     members, infos = [], []
     t0 = time.time()
-    if cfg.workers > 1 and init_members is None:
-        members, infos, config = _train_members_parallel(train, dev, encoder, cfg, n, cache_dir, progress)
+    if cfg.workers > 1:
+        init_states = None
+        if init is not None:  # member k starts from init's member k (or from init), in its worker too
+            init_states = [({k: v.detach().cpu() for k, v in m.state_dict().items()}, init.config)
+                           for m in (init_members or [init.heads] * n)]
+        members, infos, config = _train_members_parallel(train, dev, encoder, cfg, n, cache_dir, progress, init_states)
     else:
         for k in range(n):
             init_k = Analyzer(init_members[k], init.config, init.encoder) if init_members else init
@@ -367,21 +371,30 @@ def train_heads_ensemble(
     return analyzer, {"dev": dev_metrics, "training": info}
 
 
-def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir):
+def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init_state=None):
     """One ensemble member in a worker process: the encoder is rebuilt there (the vectors come from
-    the disk cache the parent filled); returns plain tensors, the model config and the training info."""
+    the disk cache the parent filled); ``init_state`` (state dict, model config) is the member a
+    subset starts from. Returns plain tensors, the model config and the training info."""
     import torch
 
     from ..encoder import TurnEncoder
+    from ..heads import CallHeads, HeadsConfig
 
     torch.set_num_threads(1)
     enc = TurnEncoder(enc_spec["path"], device=enc_spec["device"], dtype=enc_spec["dtype"],
                       max_length=enc_spec["max_length"])
-    an, m = train_heads(train, dev, enc, cfg, cache_dir=cache_dir)
+    init = None
+    if init_state is not None:
+        state, config = init_state
+        heads = CallHeads(HeadsConfig(**config["heads"]))
+        heads.load_state_dict(state)
+        init = Analyzer(heads.to(enc.device).eval(), config, enc)
+    an, m = train_heads(train, dev, enc, cfg, init=init, cache_dir=cache_dir)
     return {k: v.detach().cpu() for k, v in an.heads.state_dict().items()}, an.config, m["training"]
 
 
-def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir, progress=None):
+def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache_dir, progress=None,
+                            init_states=None):
     """Train members seed, seed+1, ... in ``cfg.workers`` processes. Each member sees exactly the data
     and seed it would see in turn, and member training is single-threaded either way, so the heads
     match the sequential run's; only the wall time changes. The workers are spawned, so a script that
@@ -406,7 +419,7 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
             "max_length": encoder.max_length}
     with ProcessPoolExecutor(max_workers=min(cfg.workers, n), mp_context=mp.get_context("spawn")) as ex:
         futures = {ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
-                             cache_dir): k for k in range(n)}
+                             cache_dir, init_states[k] if init_states else None): k for k in range(n)}
         results: list = [None] * n
         try:
             for done, f in enumerate(as_completed(futures), 1):
