@@ -146,7 +146,7 @@ def test_a_model_trained_on_an_earlier_feature_set_gets_its_own_columns(tiny_mod
 
     cfg = json.loads((tiny_model / "transcript_qa.json").read_text())
     assert cfg["features"]["names"] == FEATURE_NAMES
-    drop = FEATURE_NAMES.index("lex_handoff")
+    drop = FEATURE_NAMES.index("lex_escalate")
     assert 0 < drop < len(FEATURE_NAMES) - 1  # in the middle: the columns after it shift
     F, E, d, S = len(FEATURE_NAMES), cfg["heads"]["emb_dim"], cfg["heads"]["hidden"], len(cfg["heads"]["skills"])
     # the input columns that carry the feature: the turn input, and the call-level cue rates (3 blocks)
@@ -167,7 +167,7 @@ def test_a_model_trained_on_an_earlier_feature_set_gets_its_own_columns(tiny_mod
         save_file(new, str(out / "heads.safetensors"))
         c = json.loads(json.dumps(cfg))
         if cut:
-            c["features"] = {"version": 2, "names": [n for n in FEATURE_NAMES if n != "lex_handoff"]}
+            c["features"] = {"version": 1, "names": [n for n in FEATURE_NAMES if n != "lex_escalate"]}
             c["heads"]["n_features"] = F - 1
         (out / "transcript_qa.json").write_text(json.dumps(c))
         return Analyzer.load(out, device="cpu", dtype="fp32")
@@ -181,10 +181,10 @@ def test_a_model_trained_on_an_earlier_feature_set_gets_its_own_columns(tiny_mod
 def test_feature_columns_name_what_a_model_needs():
     from transcript_qa.features import FEATURE_NAMES, feature_columns, turn_features
 
-    texts, agent = ["our billing team will call you back", "ok thanks"], [True, False]
+    texts, agent = ["let me transfer you to a specialist", "ok thanks"], [True, False]
     full = turn_features(texts, agent)
-    assert full[0, FEATURE_NAMES.index("lex_handoff")] == 1.0
-    names = [n for n in FEATURE_NAMES if n != "lex_handoff"][::-1]  # another order too
+    assert full[0, FEATURE_NAMES.index("lex_escalate")] == 1.0
+    names = [n for n in FEATURE_NAMES if n != "lex_escalate"][::-1]  # another order too
     sub = turn_features(texts, agent, feature_columns(names))
     assert sub.shape == (2, len(names))
     for j, n in enumerate(names):

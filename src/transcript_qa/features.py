@@ -32,11 +32,6 @@ _LEX: dict[str, str] = {
                r"updated|waived|removed|replacement|on its way)\b",
     "escalate": r"\b(transfer\w*|escalat\w*|ticket|call(ing)? you back|callback|call back|specialist|engineer|"
                 r"technician|visit|case number|second line|tier two|supervisor|manager|department|team will)\b",
-    # the agent hands the issue on (another team decides, someone will be in touch): the meaning of escalated
-    "handoff": r"\b((our|the|a) ([a-z]+ )?(team|department|desk|unit)|pass(ed|ing)? (it|this|that|your \w+) (on|over|to)|"
-               r"sent (it|this|that|the \w+( \w+)?) (to|over)|refer(red|ring)? (it|this|you)|"
-               r"they('ll| will) (contact|call|ring|write|email|be in touch|get back|review|decide|assess|look into)|"
-               r"hand(ed|ing)? (it|this) (over|off|on)|raised? (a|an|the) \w+|log(ged)? (a|an|the) \w+)\b",
     "closing": r"\b(anything else|have a (good|great|nice|lovely|wonderful)|good ?bye|bye|survey|take care|"
                r"that('s| is) (all|everything)|you too)\b",
     "negative": r"\b(ridiculous|unacceptable|annoyed|frustrated|angry|upset|worried|not happy|fed up|joke|useless|"
@@ -68,7 +63,7 @@ FEATURE_NAMES: list[str] = (
     + [f"next_lex_{k}" for k in ("accept", "decline", "defer", "thanks", "negative")]
     + ["customer_cancel_so_far"]
 )
-FEATURES_VERSION = 3  # 3: lex_handoff
+FEATURES_VERSION = 2
 
 
 def lexicon_hits(text: str) -> dict[str, int]:
