@@ -173,6 +173,15 @@ def test_cli_train_and_evaluate(small_split, tmp_path):
     assert "stage confusion" in r.output and "offer-timing confusion" in r.output and "QWK" in r.output
 
 
+def test_cli_refuses_ensemble_options_with_finetuning(small_split, tmp_path):
+    for extra in (["--ensemble", "3"], ["--workers", "2"]):
+        r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
+                                     "--finetune-encoder", "--quiet", *extra])
+        assert r.exit_code == 2, r.output
+        assert "trains one model" in " ".join(r.output.split())
+        assert not (tmp_path / "m").exists()
+
+
 def test_members_trained_in_worker_processes_match_the_sequential_run(small_split, encoder, tmp_path):
     """--workers only changes the wall time: each member sees the same data and seed, single-threaded."""
     from transcript_qa.training.trainer import train_heads_ensemble

@@ -26,10 +26,10 @@ def train_cmd(
     epochs: int = typer.Option(100, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
     seed: int = typer.Option(13, "--seed"),
-    ensemble: int = typer.Option(5, "--ensemble", min=1,
-                                 help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 10; one with --finetune-encoder)."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, show_default="5; 1 with --finetune-encoder",
+                                           help="Heads trained with seeds SEED, SEED+1, ... and averaged (the default model uses 10)."),
     workers: int = typer.Option(1, "--workers", min=1,
-                                help="Train this many ensemble members at once, one process each (same model, less wall time on several cores; no per-epoch progress)."),
+                                help="Train this many ensemble members at once, one process each (same model, less wall time on several cores; progress per member)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
     stage_crf: bool = typer.Option(True, "--stage-crf/--no-stage-crf",
@@ -46,6 +46,9 @@ def train_cmd(
     from ..training.trainer import TrainConfig
 
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    if finetune_encoder and ((ensemble or 1) > 1 or workers > 1):
+        raise typer.BadParameter("--finetune-encoder trains one model: --ensemble and --workers are for heads-only training")
+    ensemble = ensemble or (1 if finetune_encoder else 5)
     try:
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,
                           ensemble=ensemble, stage_crf=stage_crf, workers=workers)
