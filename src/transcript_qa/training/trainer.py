@@ -239,7 +239,7 @@ def train_heads(
     if init is not None:
         if init.feature_names != FEATURE_NAMES:
             raise LabeledDataError(
-                f"{init.path or 'the init model'} was trained on an earlier feature set "
+                f"{init.path or 'the init model'} was trained on another feature set "
                 f"({len(init.feature_names)} features, this version computes {len(FEATURE_NAMES)}): "
                 "train all tasks instead of a subset")
         heads = CallHeads(HeadsConfig(**init.heads.cfg.to_dict()))
@@ -371,6 +371,15 @@ def train_heads_ensemble(
     return analyzer, {"dev": dev_metrics, "training": info}
 
 
+def _heads_from_state(state: dict, config: dict, device: str):
+    """One member's heads from plain tensors and its model config (what crosses the process boundary)."""
+    from ..heads import CallHeads, HeadsConfig
+
+    heads = CallHeads(HeadsConfig(**config["heads"]))
+    heads.load_state_dict(state)
+    return heads.to(device).eval()
+
+
 def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init_state=None):
     """One ensemble member in a worker process: the encoder is rebuilt there (the vectors come from
     the disk cache the parent filled); ``init_state`` (state dict, model config) is the member a
@@ -378,7 +387,6 @@ def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init
     import torch
 
     from ..encoder import TurnEncoder
-    from ..heads import CallHeads, HeadsConfig
 
     torch.set_num_threads(1)
     enc = TurnEncoder(enc_spec["path"], device=enc_spec["device"], dtype=enc_spec["dtype"],
@@ -386,9 +394,7 @@ def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init
     init = None
     if init_state is not None:
         state, config = init_state
-        heads = CallHeads(HeadsConfig(**config["heads"]))
-        heads.load_state_dict(state)
-        init = Analyzer(heads.to(enc.device).eval(), config, enc)
+        init = Analyzer(_heads_from_state(state, config, enc.device), config, enc)
     an, m = train_heads(train, dev, enc, cfg, init=init, cache_dir=cache_dir)
     return {k: v.detach().cpu() for k, v in an.heads.state_dict().items()}, an.config, m["training"]
 
@@ -406,8 +412,6 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
     from dataclasses import replace
-
-    from ..heads import CallHeads, HeadsConfig
 
     t0 = time.time()
     if cache_dir:  # encode once here, the very sets train_heads asks for; the workers read them from the cache
@@ -436,9 +440,7 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
                 "(--workers 1)") from e
     members, infos = [], []
     for state, config, info in results:
-        heads = CallHeads(HeadsConfig(**config["heads"]))
-        heads.load_state_dict(state)
-        members.append(heads.to(encoder.device).eval())
+        members.append(_heads_from_state(state, config, encoder.device))
         infos.append(info)
     # the encoding happened here, before the workers (which only read the cache): count it
     infos[0]["encode_seconds"] = round(t_pre + infos[0]["encode_seconds"], 1)
