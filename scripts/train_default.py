@@ -6,6 +6,7 @@ report test.jsonl and the three unseen-writer sets (none used for training or se
 hand-labelled real Harper Valley calls, and write the model card.
 Usage: python scripts/train_default.py [--out models/default] [--seed 13] [--workers N] [--device cpu]
        python scripts/train_default.py --card-only     # re-render the card from metrics.json
+       python scripts/train_default.py --merge A B --out DIR   # parts trained with consecutive seeds, as one
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def main() -> int:
     ap.add_argument("--dtype", default="fp32", help="encoder dtype for training: fp32 (the same vectors on any CPU) or auto")
     ap.add_argument("--no-asr-copies", action="store_true",
                     help="train without the seeded ASR-style copies of the training calls (TrainConfig.augment_asr)")
+    ap.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                    help="instead of training: average the members of folders this script wrote with consecutive "
+                         "seeds (--seed 13 --ensemble 10, then --seed 23 --ensemble 10) into --out, the model "
+                         "--ensemble 20 would train; decode chosen on dev again, the card written as after training")
     ap.add_argument("--card-only", action="store_true", help="only re-render README.md from the folder's metrics")
     a = ap.parse_args()
     if a.card_only:
@@ -103,6 +108,14 @@ def main() -> int:
 
     held_out = [s for s in CORPUS_SPLITS if s.startswith("unseen_writers")]
     extra = {**{s: data / f"{s}.jsonl" for s in held_out}, "real_hvb": data / "real_hvb.jsonl"}
+    if a.merge:
+        from transcript_qa.training.api import merge_models
+
+        r = merge_models(a.merge, a.out, data / "train.jsonl", data / "dev.jsonl", data / "test.jsonl", device=a.device,
+                         dtype=a.dtype, force=True, extra_eval=extra, card_notes=notes(data))
+        print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
+                          **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
+        return 0
     r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
               force=True,
               config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True, workers=a.workers,

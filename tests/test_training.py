@@ -206,3 +206,40 @@ def test_members_trained_in_worker_processes_match_the_sequential_run(small_spli
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
     assert par.config["decode"] == seq.config["decode"]
+
+
+def test_merging_parts_gives_the_ensemble_trained_in_one_run(small_split, encoder, tmp_path, monkeypatch):
+    """Members depend only on their seeds: parts trained with seeds 13 and 14, merged, are the
+    2-member model trained with seed 13, down to the weights, the decode choice and the metrics."""
+    import transcript_qa.encoder as enc_mod
+    from transcript_qa.training.api import merge_models, train
+
+    monkeypatch.setattr(enc_mod, "TurnEncoder", lambda *a, **k: encoder)  # reuse the session's encoder
+    tr, dv = small_split / "train.jsonl", small_split / "dev.jsonl"
+    held = tmp_path / "held.jsonl"
+    held.write_text("\n".join((CALLS / "test.jsonl").read_text().splitlines()[:3]) + "\n")
+    base = dict(epochs=3, patience=3, hidden=32, augment_asr=False)
+    for name, seed, n in [("s13", 13, 1), ("s14", 14, 1), ("both", 13, 2)]:
+        train(tr, tmp_path / name, dv, test=held, device="cpu", config=TrainConfig(**base, seed=seed, ensemble=n),
+              cache_dir=None)
+    m = merge_models([tmp_path / "s13", tmp_path / "s14"], tmp_path / "merged", tr, dv, test=held, cache_dir=None)
+
+    one_run = Analyzer.load(tmp_path / "both", device="cpu", dtype="fp32")
+    merged = Analyzer.load(tmp_path / "merged", device="cpu", dtype="fp32")
+    a, b = one_run.heads.state_dict(), merged.heads.state_dict()
+    assert a.keys() == b.keys() and len(merged.heads.members) == 2
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert merged.config["decode"] == one_run.config["decode"]
+    ref = json.loads((tmp_path / "both" / "metrics.json").read_text())
+    assert m["dev_headline"] == ref["dev_headline"] and m["test_headline"] == ref["test_headline"]
+    assert m["training"]["best_epoch"] == ref["training"]["best_epoch"]
+    assert m["training"]["merged_from"] == ["s13", "s14"] and m["training"]["config"]["ensemble"] == 2
+    assert "| test |" in (tmp_path / "merged" / "README.md").read_text()
+
+    with pytest.raises(ValueError, match="expected 15"):  # seeds must follow on: 14 then 13 is not a run
+        merge_models([tmp_path / "s14", tmp_path / "s13"], tmp_path / "bad", tr, dv, cache_dir=None)
+    with pytest.raises(ValueError, match="hash differs"):
+        merge_models([tmp_path / "s13", tmp_path / "s14"], tmp_path / "bad", dv, dv, cache_dir=None)
+    with pytest.raises(ValueError, match="seed"):  # a part given twice overlaps itself
+        merge_models([tmp_path / "s13", tmp_path / "s13"], tmp_path / "bad", tr, dv, cache_dir=None)

@@ -78,17 +78,10 @@ def train(
         rng.shuffle(shuffled)
         k = max(1, int(len(shuffled) * dev_fraction))
         dev_calls, train_calls = shuffled[:k], shuffled[k:]
-    for name in extra_eval or {}:
-        if name in ("dev", "test", "training") or name.endswith(("_headline", "_file")):
-            raise ValueError(f"extra_eval name {name!r} is taken; choose another")
+    if "test" in (extra_eval or {}):
+        raise ValueError("extra_eval name 'test' is taken; choose another")
     held_paths = {**({"test": test} if test else {}), **(extra_eval or {})}
-    held_out: dict[str, list[LabeledCall]] = {}  # reported only; never trained or selected on
-    for name, path in held_paths.items():
-        held_out[name] = load_labeled(path)
-        clash = check_overlap(train_calls, held_out[name], str(path)) + check_overlap(dev_calls, held_out[name], str(path))
-        if clash:
-            raise LabeledDataError(
-                f"refusing to train: {len(clash)} training/dev calls are also in the {name} file {path}, e.g. {clash[0]}")
+    held_out = _load_held_out(held_paths, train_calls, dev_calls)
     init = None
     if set(cfg.tasks) != set(ALL_TASKS):
         init = Analyzer.load(init_model, device=device, dtype=dtype)
@@ -105,18 +98,39 @@ def train(
     training = metrics["training"]
     training.update({"train_file": Path(data).name, "data_hash": file_hash([data]), "device": encoder.device,
                      "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})
-    result = {"dev": metrics["dev"], "dev_headline": headline(metrics["dev"]), "training": training}
+    extra: dict[str, Any] = {"tasks_trained": list(cfg.tasks)}
+    if base_model and not finetune_encoder:
+        extra["encoder"] = dict(analyzer.config["encoder"], path_hint=str(base_model))
     # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
     enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
+    return _finish(analyzer, metrics["dev"], training, out, held_out, held_paths, enc, cache, extra, force, card_notes)
+
+
+def _load_held_out(paths: dict[str, str | Path], *others: list[LabeledCall]) -> dict[str, list[LabeledCall]]:
+    """Held-out files by name, refused when any shares a call with ``others`` (training and dev calls)."""
+    held_out: dict[str, list[LabeledCall]] = {}  # reported only; never trained or selected on
+    for name, path in paths.items():
+        if name in ("dev", "training") or name.endswith(("_headline", "_file")):
+            raise ValueError(f"held-out name {name!r} is taken; choose another")
+        held_out[name] = load_labeled(path)
+        clash = [c for o in others for c in check_overlap(o, held_out[name], str(path))]
+        if clash:
+            raise LabeledDataError(
+                f"refusing to train: {len(clash)} training/dev calls are also in the {name} file {path}, e.g. {clash[0]}")
+    return held_out
+
+
+def _finish(analyzer: Analyzer, dev_metrics: dict[str, Any], training: dict[str, Any], out: Path,
+            held_out: dict[str, list[LabeledCall]], held_paths: dict[str, str | Path], encoder, cache_dir,
+            extra: dict[str, Any], force: bool, card_notes: str) -> dict[str, Any]:
+    """Score the held-out sets, render the card and write the model folder; return its metrics."""
+    result = {"dev": dev_metrics, "dev_headline": headline(dev_metrics), "training": training}
     for name, held in held_out.items():
-        preds = analyzer.analyze_encoded([lc.call for lc in held], embed_calls(held, enc, cache))
+        preds = analyzer.analyze_encoded([lc.call for lc in held], embed_calls(held, encoder, cache_dir))
         result[name] = evaluate([lc.gold for lc in held], preds)
         result[f"{name}_headline"] = headline(result[name])
         result[f"{name}_file"] = Path(held_paths[name]).name
-    extra = {"training": {k: v for k, v in training.items() if k not in ("history", "config")},
-             "tasks_trained": list(cfg.tasks)}
-    if base_model and not finetune_encoder:
-        extra["encoder"] = dict(analyzer.config["encoder"], path_hint=str(base_model))
+    extra = {"training": {k: v for k, v in training.items() if k not in ("history", "config")}, **extra}
     if out.exists() and force:
         for f in ("heads.safetensors", "transcript_qa.json", "metrics.json", "README.md"):
             (out / f).unlink(missing_ok=True)
@@ -125,6 +139,80 @@ def train(
                        training, path=display_path(out), extra_notes=card_notes)
     save_model(analyzer, out, result, card=card)
     return result
+
+
+def merge_models(
+    folders: list[str | Path],
+    out: str | Path,
+    data: str | Path,
+    dev: str | Path,
+    test: str | Path | None = None,
+    *,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    force: bool = False,
+    cache_dir: str | Path | None = ".cache/transcript-qa",
+    extra_eval: dict[str, str | Path] | None = None,
+    card_notes: str = "",
+) -> dict[str, Any]:
+    """Average the members of model folders trained by one recipe on one training file with
+    consecutive seeds (``--seed S --ensemble A``, then ``--seed S+A --ensemble B``, ...): the model
+    that ``--seed S --ensemble A+B`` trains, since each member depends only on its own seed. ``data``
+    is the training file, checked against the hash the parts recorded. The offer threshold and the
+    Viterbi weight are chosen on ``dev`` again, as training does; ``test`` and ``extra_eval`` are
+    reported as ``train`` reports them. Returns the metrics it writes.
+    """
+    from dataclasses import fields
+
+    from ..heads import EnsembleHeads
+    from .trainer import _select_threshold
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} exists and is not empty; pass --force to overwrite")
+    if len(folders) < 2:
+        raise ValueError("merge_models needs at least two model folders")
+    models = [Analyzer.load(f, device=device, dtype=dtype) for f in folders]
+    infos = [json.loads((Path(f) / "metrics.json").read_text())["training"] for f in folders]
+    first, info0 = models[0], infos[0]
+    seed = info0["config"]["seed"]
+    free = {"seed", "ensemble", "workers"}  # what may differ between the parts
+    for f, an, info in zip(folders, models, infos):
+        if an.config.get("encoder", {}).get("in_model_dir"):
+            raise ValueError(f"{f}: a fine-tuned encoder cannot be merged with other members")
+        for what, a, b in [("heads config", an.config["heads"], first.config["heads"]),
+                           ("feature set", an.feature_names, first.feature_names),
+                           ("training data", info["data_hash"], info0["data_hash"]),
+                           ("recipe", {k: v for k, v in info["config"].items() if k not in free},
+                            {k: v for k, v in info0["config"].items() if k not in free})]:
+            if a != b:
+                raise ValueError(f"{f}: its {what} differs from {folders[0]}'s; only parts of one recipe can merge")
+        if info["config"]["seed"] != seed:
+            raise ValueError(f"{f}: starts at seed {info['config']['seed']}, expected {seed} (seeds must follow on)")
+        seed += int(info["config"].get("ensemble", 1))
+    if file_hash([data]) != info0["data_hash"]:
+        raise ValueError(f"{data} is not the training file the parts were trained on (its hash differs)")
+    members = [m for an in models for m in (an.heads.members if isinstance(an.heads, EnsembleHeads) else [an.heads])]
+    n = len(members)
+    config = {k: v for k, v in first.config.items() if k not in ("training", "tasks_trained", "ensemble")}
+    analyzer = Analyzer(EnsembleHeads(members).eval(), dict(config, ensemble=n), first.encoder)
+    dev_calls = load_labeled(dev)
+    held_paths = {**({"test": test} if test else {}), **(extra_eval or {})}
+    held_out = _load_held_out(held_paths, load_labeled(data), dev_calls)
+    recipe = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in info0["config"].items() if k in recipe})
+    dev_metrics = _select_threshold(analyzer, dev_calls, embed_calls(dev_calls, first.encoder, cache_dir), cfg)
+    training = dict(info0)
+    for key in ("best_epoch", "epochs_run", "history"):
+        training[key] = [x for info in infos for x in (info[key] if info.get("ensemble", 1) > 1 else [info[key]])]
+    training.update({"ensemble": n, "merged_from": [Path(f).name for f in folders],
+                     "train_seconds": round(sum(i["train_seconds"] for i in infos), 1),
+                     "wall_seconds": round(sum(i.get("wall_seconds", i["train_seconds"]) for i in infos), 1),
+                     "config": dict(info0["config"], ensemble=n),
+                     "dev_file": Path(dev).name, "device": first.encoder.device})
+    extra = {"tasks_trained": first.config.get("tasks_trained", list(ALL_TASKS))}
+    return _finish(analyzer, dev_metrics, training, out, held_out, held_paths, first.encoder, cache_dir, extra, force,
+                   card_notes)
 
 
 def display_path(p: Path) -> str:
