@@ -117,6 +117,8 @@ def test_encoder_bf16_matches_fp32(encoder):
     assert a.shape == (3, 384)
     assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
     assert (a * b).sum(1).min() > 0.9999
+    with pytest.raises(ValueError, match="unknown dtype 'fp16'"):  # not quietly read as fp32
+        TurnEncoder(device="cpu", dtype="fp16")
 
 
 def test_the_shipped_default_model_loads_and_analyses():

@@ -208,6 +208,7 @@ def test_cli_exit_0_when_all_inputs_read(tmp_path, tiny_model):
 @pytest.mark.parametrize("extra, message", [
     (["--out-format", "xml"], "unknown output format 'xml'"),
     ([], "exists; pass --force to overwrite"),
+    (["--force", "--dtype", "fp16"], "choose auto, fp32, bf16"),
 ])
 def test_cli_usage_errors_exit_2(tmp_path, extra, message):
     src = tmp_path / "calls"

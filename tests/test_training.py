@@ -157,10 +157,10 @@ def test_cli_train_and_evaluate(small_split, tmp_path):
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(out), "--quiet"])
     assert r.exit_code == 2  # exists without --force
     r = runner.invoke(app, ["evaluate", "--model", str(out), "--gold", str(small_split / "dev.jsonl"), "--json",
-                            "--device", "cpu", "--bootstrap", "20"])
+                            "--device", "cpu", "--bootstrap", "20", "--dtype", "fp32"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
-    assert m["calls"] == 6
+    assert m["calls"] == 6 and m["encoder_dtype"] == "fp32"
     assert m["bootstrap_samples"] == 20 and set(m["headline_ci95"]) <= set(m["headline"])
     lo, hi = m["headline_ci95"]["stage_accuracy"]
     assert 0 <= lo <= hi <= 1

@@ -283,6 +283,7 @@ def analyze_archive(
     batch_size: int = 64,
     max_batch_turns: int = 2048,
     device: str = "auto",
+    dtype: str = "auto",
     read_options: ReadOptions | None = None,
     scorecard: Any = None,
     progress: Callable[[int, int | None], None] | bool | None = None,
@@ -308,7 +309,7 @@ def analyze_archive(
     skip = done_ids(out, fmt) if resume else set()
     # a resumed run reads the bad files again; their problems are counted but not logged twice
     logged = _problem_keys(drop_torn_line(errors)) if resume else set()
-    analyzer = analyzer or Analyzer.load(model, device=device)
+    analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)
     summary = BatchSummary(str(source), str(out), str(errors), skipped_resume=0)

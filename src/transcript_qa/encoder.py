@@ -51,8 +51,13 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+DTYPES = ("auto", "fp32", "bf16")
+
+
 def resolve_dtype(device: str, dtype: str = "auto") -> str:
     """'bf16' on a GPU or an AMX CPU, else 'fp32' (or as asked)."""
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}: choose {', '.join(DTYPES)}")
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
