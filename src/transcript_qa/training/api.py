@@ -78,9 +78,7 @@ def train(
         rng.shuffle(shuffled)
         k = max(1, int(len(shuffled) * dev_fraction))
         dev_calls, train_calls = shuffled[:k], shuffled[k:]
-    if "test" in (extra_eval or {}):
-        raise ValueError("extra_eval name 'test' is taken; choose another")
-    held_paths = {**({"test": test} if test else {}), **(extra_eval or {})}
+    held_paths = _held_paths(test, extra_eval)
     held_out = _load_held_out(held_paths, train_calls, dev_calls)
     init = None
     if set(cfg.tasks) != set(ALL_TASKS):
@@ -104,6 +102,13 @@ def train(
     # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
     enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
     return _finish(analyzer, metrics["dev"], training, out, held_out, held_paths, enc, cache, extra, force, card_notes)
+
+
+def _held_paths(test: str | Path | None, extra_eval: dict[str, str | Path] | None) -> dict[str, str | Path]:
+    """The held-out files by the name they are reported under: ``test``, then the extra ones."""
+    if "test" in (extra_eval or {}):
+        raise ValueError("extra_eval name 'test' is taken; choose another")
+    return {**({"test": test} if test else {}), **(extra_eval or {})}
 
 
 def _load_held_out(paths: dict[str, str | Path], *others: list[LabeledCall]) -> dict[str, list[LabeledCall]]:
@@ -172,15 +177,17 @@ def merge_models(
         raise FileExistsError(f"{out} exists and is not empty; pass --force to overwrite")
     if len(folders) < 2:
         raise ValueError("merge_models needs at least two model folders")
-    models = [Analyzer.load(f, device=device, dtype=dtype) for f in folders]
+    first = Analyzer.load(folders[0], device=device, dtype=dtype)
+    models = [first] + [Analyzer.load(f, encoder=first.encoder) for f in folders[1:]]  # one encoder for all
     infos = [json.loads((Path(f) / "metrics.json").read_text())["training"] for f in folders]
-    first, info0 = models[0], infos[0]
+    info0 = infos[0]
     seed = info0["config"]["seed"]
     free = {"seed", "ensemble", "workers"}  # what may differ between the parts
     for f, an, info in zip(folders, models, infos):
         if an.config.get("encoder", {}).get("in_model_dir"):
             raise ValueError(f"{f}: a fine-tuned encoder cannot be merged with other members")
         for what, a, b in [("heads config", an.config["heads"], first.config["heads"]),
+                           ("encoder", an.config.get("encoder"), first.config.get("encoder")),
                            ("feature set", an.feature_names, first.feature_names),
                            ("training data", info["data_hash"], info0["data_hash"]),
                            ("recipe", {k: v for k, v in info["config"].items() if k not in free},
@@ -197,9 +204,9 @@ def merge_models(
     config = {k: v for k, v in first.config.items() if k not in ("training", "tasks_trained", "ensemble")}
     analyzer = Analyzer(EnsembleHeads(members).eval(), dict(config, ensemble=n), first.encoder)
     dev_calls = load_labeled(dev)
-    held_paths = {**({"test": test} if test else {}), **(extra_eval or {})}
+    held_paths = _held_paths(test, extra_eval)
     held_out = _load_held_out(held_paths, load_labeled(data), dev_calls)
-    recipe = {f.name for f in fields(TrainConfig)}
+    recipe = {fld.name for fld in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in info0["config"].items() if k in recipe})
     dev_metrics = _select_threshold(analyzer, dev_calls, embed_calls(dev_calls, first.encoder, cache_dir), cfg)
     training = dict(info0)
