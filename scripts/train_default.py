@@ -113,14 +113,12 @@ def main() -> int:
 
         r = merge_models(a.merge, a.out, data / "train.jsonl", data / "dev.jsonl", data / "test.jsonl", device=a.device,
                          dtype=a.dtype, force=True, extra_eval=extra, card_notes=notes(data))
-        print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
-                          **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
-        return 0
-    r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
-              force=True,
-              config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True, workers=a.workers,
-                                 augment_asr=not a.no_asr_copies),
-              progress=progress, extra_eval=extra, card_notes=notes(data))
+    else:
+        r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
+                  force=True,
+                  config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True,
+                                     workers=a.workers, augment_asr=not a.no_asr_copies),
+                  progress=progress, extra_eval=extra, card_notes=notes(data))
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
     return 0

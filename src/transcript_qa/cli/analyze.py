@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgentOpt, CsvColOpt, FormatOpt, MaxBytesOpt, err, read_options
+from .common import AgentOpt, CsvColOpt, DtypeOpt, FormatOpt, MaxBytesOpt, err, read_options
 
 
 @app.command("analyze")
@@ -24,7 +24,7 @@ def analyze_cmd(
     resume: bool = typer.Option(False, "--resume", help="Skip calls already in OUT; drop a torn last line."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Calls per batch through the encoder."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
-    dtype: str = typer.Option("auto", "--dtype", help="Encoder precision: auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16."),
+    dtype: str = DtypeOpt,
     scorecard: Optional[Path] = typer.Option(None, "--scorecard", help="YAML QA rubric (default: service-first)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
     summary_json: bool = typer.Option(False, "--summary-json", help="Print the totals as JSON on stdout."),
@@ -35,13 +35,10 @@ def analyze_cmd(
 ) -> None:
     """Analyse every call under SOURCE; write one result per call; exit 1 if any input failed."""
     from ..batch import BatchError, analyze_archive
-    from ..encoder import DTYPES
     from ..scorecard import Scorecard, ScorecardError
 
     if device not in ("cpu", "cuda", "auto"):
         raise typer.BadParameter("choose cpu, cuda or auto", param_hint="--device")
-    if dtype not in DTYPES:
-        raise typer.BadParameter(f"choose {', '.join(DTYPES)}", param_hint="--dtype")
     opts = read_options(format, agent_speaker, max_bytes, csv_column)
     try:
         card = Scorecard.from_yaml(scorecard) if scorecard else None

@@ -22,6 +22,18 @@ CsvColOpt = typer.Option(
 )
 
 
+def _check_dtype(value: str) -> str:
+    from ..encoder import DTYPES  # numpy only: usage errors still stop before torch is imported
+
+    if value not in DTYPES:
+        raise typer.BadParameter(f"choose {', '.join(DTYPES)}")
+    return value
+
+
+DtypeOpt = typer.Option("auto", "--dtype", callback=_check_dtype,
+                        help="Encoder precision: auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16.")
+
+
 def read_options(format: Optional[str], agent_speaker: Optional[list[str]], max_bytes: int,
                  csv_column: Optional[list[str]] = None):
     """Build ReadOptions from CLI values, failing with exit 2 on bad ones."""

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from . import app
-from .common import err
+from .common import DtypeOpt, err
 
 
 def _matrix(title: str, labels: list[str], m: list[list[int]]) -> list[str]:
@@ -53,17 +53,14 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON metrics here."),
     device: str = typer.Option("auto", "--device"),
-    dtype: str = typer.Option("auto", "--dtype", help="Encoder precision: auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16."),
+    dtype: str = DtypeOpt,
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, metavar="N",
                                   help="Add 95% intervals of the headline metrics from N resamples of the calls."),
 ) -> None:
     """Run MODEL on the gold calls and print per-task metrics against the human labels."""
-    from ..encoder import DTYPES
     from ..training.api import evaluate_model
     from ..training.data import LabeledDataError
 
-    if dtype not in DTYPES:
-        raise typer.BadParameter(f"choose {', '.join(DTYPES)}", param_hint="--dtype")
     try:
         m = evaluate_model(model, gold, device=device, dtype=dtype, bootstrap=bootstrap)
     except (LabeledDataError, FileNotFoundError) as e:
