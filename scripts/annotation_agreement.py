@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from transcript_qa.evaluation import match_within
+from transcript_qa.evaluation import accuracy, confusion, match_within
 from transcript_qa.labels import OUTCOMES, derive_offer_timing, load_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def offer_agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
         "offer_turns_writer": n_ref, "offer_turns_second": n_hyp, "offer_turns_matched_within1": tp,
         "offer_turn_f1": round(2 * p * r / max(1e-9, p + r), 4), "offer_turn_precision": round(p, 4),
         "offer_turn_recall": round(r, 4),
-        "call_has_offer_agreement": round(sum(a == b for a, b in has) / len(has), 4),
+        "call_has_offer_agreement": round(accuracy(*zip(*has)), 4),
         "call_has_offer_kappa": round(cohen_kappa(has, ("yes", "no")), 4),
         "offer_kind_agreement_matched": round(kind_same / max(1, tp), 4),
         "offer_response_agreement_matched": round(resp_same / max(1, tp), 4),
@@ -68,7 +68,8 @@ def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
     if missing:
         raise SystemExit(f"second pass lacks {len(missing)} calls, e.g. {missing[:3]}")
     pairs = [(calls[c]["outcome"], second[c]["outcome"]) for c in calls]
-    cm = Counter(pairs)
+    writer, other = zip(*pairs)
+    cm = confusion(writer, other, OUTCOMES)
     per_writer: dict[str, list[int]] = {}
     for c, g in calls.items():
         w = g["metadata"].get("writer", "?")
@@ -83,8 +84,8 @@ def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
     return {
         **offers,
         "calls": len(pairs),
-        "outcome_confusion": {a: {b: cm[(a, b)] for b in OUTCOMES} for a in OUTCOMES},
-        "outcome_agreement": round(sum(a == b for a, b in pairs) / len(pairs), 4),
+        "outcome_confusion": {a: dict(zip(OUTCOMES, row)) for a, row in zip(OUTCOMES, cm)},
+        "outcome_agreement": round(accuracy(writer, other), 4),
         "outcome_kappa": round(cohen_kappa(pairs), 4),
         "outcome_agreement_by_writer": {w: round(k / n, 3) for w, (k, n) in sorted(per_writer.items())},
         "both_resolved": len(gaps),
