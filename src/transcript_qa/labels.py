@@ -21,7 +21,8 @@ OFFER_RESPONSES: tuple[str, ...] = ("accepted", "declined", "deferred", "none")
 OFFER_TIMINGS: tuple[str, ...] = ("none", "before_resolution", "after_resolution", "no_resolution")
 SKILLS: tuple[str, ...] = ("empathy", "courtesy", "active_listening", "ownership", "clarity")
 # the files of the labeled corpus (datasets/calls/<split>.jsonl); real_hvb.jsonl is kept apart from them
-CORPUS_SPLITS: tuple[str, ...] = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4", "unseen_writers_r5")
+CORPUS_SPLITS: tuple[str, ...] = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4", "unseen_writers_r5",
+                                 "unseen_writers_r6")
 SPEAKERS: tuple[str, ...] = ("agent", "customer")
 
 
