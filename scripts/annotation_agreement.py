@@ -3,12 +3,12 @@
 
 Prints the outcome confusion matrix (writers in rows), raw agreement and Cohen's kappa, agreement
 per writer, and how far the two resolution turns lie apart on calls both call resolved. The
-adjudications of the 56 disagreements are counted too; the corpus labels are not changed by them.
+adjudications of the disagreements are counted too; the corpus labels are not changed by them.
 Offers: whether a call has one (kappa), offer turns matched within one turn (F1, the writers as
 reference), kind and response on matched turns, and the offer_timing the second pass's offers give
 with the writers' outcome and resolution turn.
 
-    python scripts/annotation_agreement.py [--json out.json]
+    python scripts/annotation_agreement.py [--json out.json] [--writers w37,w38,...]
 """
 
 from __future__ import annotations
@@ -100,10 +100,17 @@ def agreement(calls: dict[str, dict], second: dict[str, dict]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--writers", default="", help="comma-separated writer ids: only their calls (one round, say)")
     a = ap.parse_args()
     calls = {d["call_id"]: d for split in ("train", "dev")
              for d in load_jsonl(ROOT / "datasets" / "calls" / f"{split}.jsonl")}
+    if a.writers:
+        keep = set(a.writers.split(","))
+        calls = {c: d for c, d in calls.items() if d["metadata"].get("writer") in keep}
+        if not calls:
+            raise SystemExit(f"no train or dev call by {sorted(keep)}")
     second = {d["call_id"]: d for d in load_jsonl(ROOT / "datasets" / "second_annotation" / "second_pass.jsonl")}
+    second = {c: d for c, d in second.items() if c in calls}
     r = agreement(calls, second)
     print(f"{r['calls']} train and dev calls; outcome: writers (rows) x second pass (columns)")
     print("            " + " ".join(f"{o:>11}" for o in OUTCOMES))
