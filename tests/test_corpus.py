@@ -408,3 +408,20 @@ def test_cohen_kappa_known_values():
     assert kappa(pairs) == pytest.approx(0.4)
     with pytest.raises(ValueError):
         kappa([])
+
+
+def test_agreement_for_one_round_counts_only_its_writers(splits, tmp_path):
+    import subprocess
+    import sys
+
+    script = ROOT / "scripts" / "annotation_agreement.py"
+    out = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(script), "--writers", "w38,w40", "--json", str(out)], check=True,
+                   capture_output=True, text=True)
+    r = json.loads(out.read_text())
+    mine = [c for s in ("train", "dev") for c in splits[s] if c["metadata"].get("writer") in ("w38", "w40")]
+    assert r["calls"] == len(mine) > 0
+    assert sum(sum(row.values()) for row in r["outcome_confusion"].values()) == len(mine)
+    assert r["offer_turns_writer"] == sum(1 for c in mine for t in c["turns"] if t.get("offer"))
+    bad = subprocess.run([sys.executable, str(script), "--writers", "nobody"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "nobody" in bad.stderr
