@@ -2,7 +2,7 @@
 """Train the default model shipped in models/default, from the frozen corpus, in one command.
 
 Heads on frozen all-MiniLM-L6-v2 vectors: train on datasets/calls/train.jsonl, select on dev.jsonl,
-report test.jsonl and the three unseen-writer sets (none used for training or selection) and the 12
+report test.jsonl and the four unseen-writer sets (none used for training or selection) and the 12
 hand-labelled real Harper Valley calls, and write the model card.
 Usage: python scripts/train_default.py [--out models/default] [--seed 13] [--workers N] [--device cpu]
        python scripts/train_default.py --card-only     # re-render the card from metrics.json
@@ -29,31 +29,34 @@ contact centres in Australia, New Zealand, Ireland and India) whose calls are in
 whose errors nobody has read; an easy set (the default model trained before round four also met
 every target on it). **unseen_writers_r5** (30 calls) is by one round-five writer (w36: South
 Africa, Singapore and the Caribbean, in five industries no other writer covers), likewise in no
-other file and with no error read: the most blind of the sets. Its 16 resolved calls make its
-resolution-turn figure especially coarse (one call is 0.06).
+other file and with no error read. **unseen_writers_r6** (30 calls) is by one round-six writer (w42:
+Nigeria, Kenya, Malaysia and the Philippines), in no other file and with no error read; four of its
+five industries are new to the model (its school instrument rentals are not: other round-six
+writers wrote instrument hire too). The 16 resolved calls of each of r5 and r6 make their
+resolution-turn figures especially coarse (one call is 0.06).
 **real_hvb** is the 12 hand-labelled real Harper Valley Bank calls: all are resolved and none has an
 offer, so their outcome macro-F1 averages over classes that do not occur (outcome accuracy is the
 number to read) and their offer F1 and timing F1 of 1.0 only say that no offer was flagged. None of
-test, the three unseen-writer sets and real_hvb was used for training, for choosing epochs or
+test, the four unseen-writer sets and real_hvb was used for training, for choosing epochs or
 thresholds, or for any recipe choice.
-**How this model replaced the previous one** (5 members on the same 817 training calls, dev
-selection score 0.866). This one averages 10 members (seeds 13-22) over turn vectors from the
-encoder pinned to fp32. The rule was set before its dev numbers were read: keep 10 members if they
-beat their own first 5 on dev (selection score 0.872 against 0.865, each with its offer threshold
-and Viterbi weight chosen on dev), then ship the result if it beats the shipped model on dev (0.872
-against 0.866). Only dev decided: the round-two unseen writers' numbers were printed beside dev's
-and did not change the rule's outcome, and test was scored only after the model was in place. (A 10-member ensemble
-tried on the round-two corpus had been lower on dev and was not kept then.) On the round-two
-unseen writers it is lower than the previous model on outcome (0.89 against 0.93) and timing (0.81
-against 0.84); on dev's round-one writers higher (outcome 0.93 against 0.89). The previous model
-had itself been chosen over the round-four model with the held-out sets in view, so none of them is
-blind for comparisons with the models before it.
+**How this model replaced the previous one.** The recipe is unchanged (10 members, seeds 13-22,
+turn vectors from the encoder pinned to fp32); the training data grew by round six (149 calls, 817
+to 966; dev 212 to 243). The rule was written into the README before the run: ship the retrained
+model unless its dev selection score on the enlarged dev falls below the previous model's on the
+same dev by more than 0.004. It scored 0.861 against 0.857 (the previous model's decode settings
+were chosen on 212 of those 243 calls, this one's on all 243, which flatters it a little), so it
+was shipped; test and the held-out sets were scored after that. Against the previous model it is a
+trade, not a clear gain: the round-two unseen writers rose (outcome 0.89 to 0.93, timing 0.81 to
+0.92), test stayed about level (outcome 0.81 to 0.80, timing 0.84 to 0.83), and the round-five
+writer fell on the resolution turn (0.75 to 0.69) and timing (0.86 to 0.74). On the 58 real Harper
+Valley calls it calls 50 resolved against the previous model's 55: terse transfer calls ("... has
+been transferred ... anything else" / "nope") read as unresolved, a regression the README describes.
 Caveats on **unseen_writers**: the decode rule that the resolution turn skips detected offer turns
 was found by reading its errors (the pointer landed on after-resolution offers; the rule follows
 from labels.md and left dev unchanged), and its errors were read again before the round-four
 writers were briefed (on tone vs outcome, two-problem calls and where offers sit; the briefs name
 those patterns, never its calls). Its numbers are therefore somewhat optimistic; read
-unseen_writers_r4 and unseen_writers_r5 beside them."""
+unseen_writers_r4, unseen_writers_r5 and unseen_writers_r6 beside them."""
 
 
 def notes(data: Path) -> str:
