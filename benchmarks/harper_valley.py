@@ -7,7 +7,10 @@ Reports, for a folder of Harper Valley transcript files:
 - how many offers the model flags (these calls have none, so every flag is a false positive),
 - the outcome mix (nearly every call completes its banking task),
 and the full metrics on the hand-labelled real calls in datasets/calls/real_hvb.jsonl.
-Usage: python benchmarks/harper_valley.py [--folder DIR] [--model DIR] [--json FILE]
+With --compare DIR, also runs a second model (the one shipped before, say) over the same calls and
+lists every call whose outcome differs between the two: a change of model should be read on these
+real calls before it ships, not only on the written held-out sets.
+Usage: python benchmarks/harper_valley.py [--folder DIR] [--model DIR] [--compare DIR] [--json FILE]
 The default folder is the three calls in tests/fixtures/harper_valley; point --folder at a full copy
 (for example the 58 calls of the project's shared data) for the real check.
 """
@@ -48,16 +51,27 @@ def expected_stages(acts: list[str], index: int, n: int) -> set[str] | None:
     return set().union(*sets)
 
 
+def outcome_changes(results: list, before: list) -> list[dict]:
+    """The calls whose outcome differs between two models' results over the same calls, in order."""
+    if [r.call_id for r in results] != [b.call_id for b in before]:
+        raise ValueError("the two result lists are not over the same calls in the same order")
+    return [{"call_id": r.call_id, "before": b.outcome, "after": r.outcome,
+             "after_confidence": round(r.outcome_confidence, 3)}
+            for r, b in zip(results, before) if r.outcome != b.outcome]
+
+
 def main() -> int:
     from transcript_qa.analyzer import Analyzer
     from transcript_qa.evaluation import evaluate, headline
     from transcript_qa.sources import iter_calls
+    from transcript_qa.training.api import display_path
     from transcript_qa.training.data import load_labeled
     from transcript_qa.transcript import Call
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folder", type=Path, default=ROOT / "tests/fixtures/harper_valley/transcript")
     ap.add_argument("--model", type=Path)
+    ap.add_argument("--compare", type=Path, help="a second model folder: list the calls whose outcome differs")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     an = Analyzer.load(a.model)
@@ -103,6 +117,15 @@ def main() -> int:
     for f in flagged:
         print(f"    flagged: {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
     print(f"  outcomes: {out['outcomes']}")
+    if a.compare:
+        before = list(Analyzer.load(a.compare).analyze_many(calls))
+        out["compared_with"] = display_path(a.compare)  # never this machine's absolute path
+        out["outcomes_compared_model"] = dict(Counter(r.outcome for r in before))
+        out["outcome_changes"] = outcome_changes(res, before)
+        print(f"  compared with {a.compare}: outcomes {out['outcomes_compared_model']}; "
+              f"{len(out['outcome_changes'])} calls change outcome")
+        for ch in out["outcome_changes"]:
+            print(f"    {ch['call_id']}: {ch['before']} -> {ch['after']} ({ch['after_confidence']:.2f})")
     if "hand_labelled_real_calls" in out:
         h = out["hand_labelled_real_calls"]
         print(f"  hand-labelled real calls ({h['calls']}): " + ", ".join(f"{k} {v}" for k, v in h.items() if k != "calls"))
