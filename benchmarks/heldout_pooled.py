@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"stage_accuracy": 0.85, "outcome_macro_f1": 0.85, "offer_turn_f1": 0.85, "offer_timing_macro_f1": 0.85,
-           "resolution_turn_within2": 0.80, "soft_skill_mae": 0.7}
 
 
 def main() -> int:
     from transcript_qa import Analyzer
-    from transcript_qa.evaluation import bootstrap_headline, evaluate, headline
+    from transcript_qa.evaluation import TARGETS, bootstrap_headline, evaluate, headline
     from transcript_qa.labels import CORPUS_SPLITS
     from transcript_qa.training.data import load_labeled
 
@@ -54,7 +52,7 @@ def main() -> int:
 
     for name, r in [*out["sets"].items(), ("pooled", out["pooled"])]:
         print(f"{name} ({r['calls']} calls)")
-        for k, t in TARGETS.items():
+        for k in TARGETS:
             ci = r.get("ci95", {}).get(k)
             extra = f"  [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
             print(f"  {k:26s} {r['headline'][k]:.3f}{extra}{met(k, r['headline'][k])}")
