@@ -33,7 +33,8 @@ def main() -> int:
 
     analyzer = Analyzer.load(a.model, device="cpu")
     sets = [s for s in CORPUS_SPLITS if s == "test" or s.startswith("unseen_writers")]
-    out: dict = {"model": str(analyzer.path.relative_to(ROOT) if analyzer.path.is_relative_to(ROOT) else analyzer.path),
+    # the model folder relative to the repo, or its name: never this machine's absolute path in a results file
+    out: dict = {"model": str(analyzer.path.relative_to(ROOT) if analyzer.path.is_relative_to(ROOT) else analyzer.path.name),
                  "encoder_dtype": analyzer.encoder.dtype, "sets": {}}
     golds, preds = [], []
     for name in sets:
