@@ -13,7 +13,8 @@ writers' dev calls (w1-w7, the writers of the frozen test split) and on unseen_w
 Values are JSON (true, 256, {"res_ptr": 0.5, ...}); loss_weights given in part are merged into the
 defaults. ``subset=0.75`` trains on that share of train.jsonl's calls (a fixed random draw), for a
 learning curve: does more data still help? ``device=cuda`` encodes and trains on a GPU (default
-cpu). The test split is never loaded.
+cpu). ``dtype=fp32`` pins the encoder to fp32, the vectors `scripts/train_default.py` trains on
+(and caches); the default is the CLI's ``auto``. The test split is never loaded.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ def main(argv: list[str]) -> int:
             kw[k] = v
     subset = float(kw.pop("subset", 1.0))
     device = str(kw.pop("device", "cpu"))
+    dtype = str(kw.pop("dtype", "auto"))
     if not 0 < subset <= 1:
         raise SystemExit(f"subset must be in (0, 1], got {subset}")
     if "loss_weights" in kw:
         kw["loss_weights"] = {**TrainConfig().loss_weights, **kw["loss_weights"]}
     cfg = TrainConfig(**kw)
     data, cache = ROOT / "datasets" / "calls", str(ROOT / ".cache" / "transcript-qa")
-    enc = TurnEncoder(device=device)
+    enc = TurnEncoder(device=device, dtype=dtype)
     train, dev = load_labeled(data / "train.jsonl"), load_labeled(data / "dev.jsonl")
     if subset < 1:
         import random
@@ -67,6 +69,7 @@ def main(argv: list[str]) -> int:
         return headline(evaluate([lc.gold for lc in calls], preds))
 
     rec = {"name": name, "overrides": {k: v for k, v in kw.items()}, "config": asdict(cfg), "device": device,
+           "dtype": enc.dtype,
            "train_calls": len(train),
            "seconds": round(time.time() - t0), "best_epoch": m["training"]["best_epoch"],
            "decode": an.config["decode"], "dev": headline(m["dev"]),
