@@ -64,6 +64,8 @@ FEATURE_NAMES: list[str] = (
     + ["customer_cancel_so_far"]
 )
 FEATURES_VERSION = 2
+# the columns that come from the word lists (what TrainConfig.cue_dropout may hide in training)
+CUE_FEATURES: list[str] = [n for n in FEATURE_NAMES if "lex_" in n or n == "customer_cancel_so_far"]
 
 
 def lexicon_hits(text: str) -> dict[str, int]:

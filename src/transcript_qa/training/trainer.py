@@ -15,7 +15,7 @@ import numpy as np
 from .. import __version__
 from ..analyzer import HEADS_FILE, MODEL_CONFIG, Analyzer
 from ..evaluation import evaluate, headline, selection_score
-from ..features import FEATURE_NAMES, FEATURES_VERSION, turn_features
+from ..features import CUE_FEATURES, FEATURE_NAMES, FEATURES_VERSION, turn_features
 from ..labels import STAGES
 from .data import LabeledCall, LabeledDataError, augment_asr, embed_calls, targets
 
@@ -52,6 +52,9 @@ class TrainConfig:
     # share of the resolution-pointer loss taken against a soft target (weights 1, 1/2, 1/4 on the gold
     # turn and the turns 1 and 2 away) instead of the gold turn alone; 0 = the gold turn only
     res_ptr_smoothing: float = 0.0
+    # chance that a lexicon cue column (features.CUE_FEATURES) is zeroed for a whole training call, so
+    # the heads learn to read the turn vectors when a call's wording misses the word lists; 0 = off
+    cue_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -68,10 +71,15 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 0 <= self.res_ptr_smoothing <= 1:
             raise ValueError(f"res_ptr_smoothing must be in [0, 1], got {self.res_ptr_smoothing}")
+        if not 0 <= self.cue_dropout < 1:
+            raise ValueError(f"cue_dropout must be in [0, 1), got {self.cue_dropout}")
         self.tasks = tuple(self.tasks)
         bad = [t for t in self.tasks if t not in ALL_TASKS]
         if bad or not self.tasks:
             raise ValueError(f"unknown tasks {bad}; choose from {', '.join(ALL_TASKS)}")
+
+
+CUE_COLUMNS = [FEATURE_NAMES.index(n) for n in CUE_FEATURES]
 
 
 def _seed(seed: int) -> None:
@@ -160,6 +168,16 @@ def _loss(out: dict, batch: list[dict], b: dict, cfg: TrainConfig, device: str):
         y = torch.tensor([it["skills"] for it in batch], device=device)
         total = total + w["skills"] * F.smooth_l1_loss(out["skills"], y)
     return total
+
+
+def drop_cues(feats: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of one call's features [T,F] with each lexicon cue column zeroed, for the whole call, with
+    chance ``p`` (position, length and role columns are kept)."""
+    drop = np.zeros(feats.shape[1], dtype=bool)
+    drop[CUE_COLUMNS] = rng.random(len(CUE_COLUMNS)) < p
+    out = feats.copy()
+    out[:, drop] = 0.0
+    return out
 
 
 def _soft_pointer_loss(logits, rt, mask):
@@ -286,13 +304,18 @@ def _epochs(heads, analyzer, opt, params, tr_items, dev, dev_embs, dev_feats, cf
     best: tuple[float, int, dict] | None = None
     history: list[dict] = []
     bad_epochs = 0
+    # its own generator, so that cue_dropout=0 leaves every other random draw as it was
+    cue_rng = np.random.default_rng(cfg.seed) if cfg.cue_dropout > 0 else None
     for epoch in range(1, cfg.epochs + 1):
         heads.train()
         rng.shuffle(tr_items)
         total = 0.0
         for s in range(0, len(tr_items), cfg.batch_size):
             batch = tr_items[s : s + cfg.batch_size]
-            b = pad_batch([it["emb"] for it in batch], [it["feats"] for it in batch], [it["agent"] for it in batch], device)
+            feats = [it["feats"] for it in batch]
+            if cue_rng is not None:
+                feats = [drop_cues(f, cfg.cue_dropout, cue_rng) for f in feats]
+            b = pad_batch([it["emb"] for it in batch], feats, [it["agent"] for it in batch], device)
             out = heads(b["emb"], b["feats"], b["mask"], b["agent"])
             loss = _loss(out, batch, b, cfg, device)
             opt.zero_grad()
