@@ -91,6 +91,8 @@ def main() -> int:
     ap.add_argument("--dtype", default="fp32", help="encoder dtype for training: fp32 (the same vectors on any CPU) or auto")
     ap.add_argument("--no-asr-copies", action="store_true",
                     help="train without the seeded ASR-style copies of the training calls (TrainConfig.augment_asr)")
+    ap.add_argument("--cue-dropout", type=float, default=0.0,
+                    help="chance of zeroing each word-list cue column for a whole training call (TrainConfig.cue_dropout)")
     ap.add_argument("--merge", nargs="+", metavar="DIR", default=None,
                     help="instead of training: average the members of folders this script wrote with consecutive "
                          "seeds (--seed 13 --ensemble 10, then --seed 23 --ensemble 10) into --out, the model "
@@ -120,7 +122,8 @@ def main() -> int:
         r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
                   force=True,
                   config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True,
-                                     workers=a.workers, augment_asr=not a.no_asr_copies),
+                                     workers=a.workers, augment_asr=not a.no_asr_copies,
+                                     cue_dropout=a.cue_dropout),
                   progress=progress, extra_eval=extra, card_notes=notes(data))
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))

@@ -129,6 +129,31 @@ def test_soft_pointer_loss_spreads_the_target_over_neighbouring_turns():
     assert _soft_pointer_loss(sharp, rt, mask) > entropy + 1
 
 
+def test_cue_dropout_hides_whole_word_list_columns_and_keeps_the_rest():
+    import numpy as np
+
+    from transcript_qa.features import CUE_FEATURES, FEATURE_NAMES, turn_features
+    from transcript_qa.training.trainer import drop_cues
+
+    with pytest.raises(ValueError, match="cue_dropout"):
+        TrainConfig(cue_dropout=1.0)
+    texts = ["hello thanks for calling how can i help", "i want to cancel, this is ridiculous",
+             "sorry about that, it's refunded and done", "great thanks bye"]
+    f = turn_features(texts, [True, False, True, False])
+    cue = np.array([n in CUE_FEATURES for n in FEATURE_NAMES])
+    assert cue.sum() == len(CUE_FEATURES) and not cue[FEATURE_NAMES.index("rel_pos")]
+    rng = np.random.default_rng(0)
+    seen_dropped = np.zeros(len(FEATURE_NAMES), dtype=bool)
+    for _ in range(50):
+        g = drop_cues(f, 0.5, rng)
+        assert np.array_equal(g[:, ~cue], f[:, ~cue])  # position, length and role never touched
+        dropped = (g == 0).all(0) & (f != 0).any(0)
+        assert np.array_equal(g[:, ~dropped], f[:, ~dropped])  # a column is zeroed whole or kept whole
+        seen_dropped |= dropped
+    assert seen_dropped[cue & (f != 0).any(0)].all()
+    assert f.any() and np.array_equal(drop_cues(f, 0.0, rng), f)
+
+
 def test_dataset_has_one_row_per_call(small_split):
     ds = to_dataset(load_labeled(small_split / "train.jsonl"))
     assert ds.num_rows == 16

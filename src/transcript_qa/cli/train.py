@@ -32,6 +32,8 @@ def train_cmd(
                                 help="Train this many ensemble members at once, one process each (same model, less wall time on several cores; progress per member)."),
     patience: int = typer.Option(15, "--patience", min=1, help="Stop after this many epochs without a better dev score."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Do not add ASR-style copies of clean calls."),
+    cue_dropout: float = typer.Option(0.0, "--cue-dropout", min=0.0, max=0.99,
+                                      help="Chance of hiding each word-list cue from a training call, so the heads also read the turn vectors."),
     stage_crf: bool = typer.Option(True, "--stage-crf/--no-stage-crf",
                                    help="Learn the stage transitions with a CRF loss (else: from training counts)."),
     also_eval: list[Path] = typer.Option([], "--also-eval",
@@ -51,7 +53,7 @@ def train_cmd(
     ensemble = ensemble or (1 if finetune_encoder else 5)
     try:
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,
-                          ensemble=ensemble, stage_crf=stage_crf, workers=workers)
+                          ensemble=ensemble, stage_crf=stage_crf, workers=workers, cue_dropout=cue_dropout)
         extra = {p.stem: p for p in also_eval}
         if len(extra) != len(also_eval):
             raise ValueError("--also-eval files need distinct file names (each is reported under its stem)")
