@@ -33,3 +33,36 @@ def test_harper_valley_lists_exactly_the_calls_whose_outcome_changed():
     assert changes(before, before) == []
     with pytest.raises(ValueError):
         changes(after, list(reversed(before)))
+
+
+def test_wording_probe_swaps_one_turn_of_resolved_dev_calls_for_a_cue_free_paraphrase():
+    import re
+
+    from transcript_qa.features import _LEX
+
+    probe = _module("wording_probe")
+    written, paraphrased = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl")
+    assert len(written) == len(paraphrased) == 73
+    resolve = re.compile(_LEX["resolve"])
+    for lc, call in zip(written, paraphrased):
+        assert lc.gold["outcome"] == "resolved"
+        changed = [i for i, (a, b) in enumerate(zip(lc.call.turns, call.turns)) if a.text != b.text]
+        assert changed == [lc.gold["resolution_turn"]]  # exactly the resolution turn, nothing else
+        i = changed[0]
+        assert resolve.search(lc.call.turns[i].text.lower()) and not resolve.search(call.turns[i].text.lower())
+    golds = [lc.gold for lc in written[:3]]
+    preds = [SimpleNamespace(outcome="resolved", resolution_turn=golds[0]["resolution_turn"] + 2),
+             SimpleNamespace(outcome="resolved", resolution_turn=golds[1]["resolution_turn"] + 3),
+             SimpleNamespace(outcome="unresolved", resolution_turn=None)]
+    assert probe.score(golds, preds) == {"calls": 3, "called_resolved": 2, "resolution_turn_within2": 0.3333}
+
+
+def test_wording_probe_refuses_a_probe_line_that_no_longer_matches_dev(tmp_path):
+    import json
+
+    probe = _module("wording_probe")
+    line = json.loads((ROOT / "datasets" / "probes" / "resolution_paraphrases.jsonl").read_text().splitlines()[0])
+    bad = tmp_path / "probe.jsonl"
+    bad.write_text(json.dumps({**line, "original": line["original"] + " (edited)"}) + "\n")
+    with pytest.raises(SystemExit, match=r"probe\.jsonl:1: turn"):
+        probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl", bad)
