@@ -1,13 +1,18 @@
 #!/usr/bin/env python
-"""Wording probe: does a model still see a resolution when the agent says it without the word lists?
+"""Wording probes: does a model still see a resolution, or an offer, said without the word lists?
 
-`datasets/probes/resolution_paraphrases.jsonl` holds the 73 resolved dev calls whose resolution
-turn contains a word of the `resolve` cue list in `features.py` ("done", "refunded", "booked",
-"cancelled" ...), each with a paraphrase of that one turn that keeps its meaning, facts and style
-(ASR-style turns stay lower case without punctuation) and avoids every word of the list. The probe
-runs each model over the calls as written and with that turn paraphrased, and reports how many are
-called resolved, the resolution turn within 2, and the calls that stop being called resolved. The
-calls are dev calls: a probe of how a model reads, not a held-out score.
+Two probes in `datasets/probes/`, both made from dev calls (see its README):
+
+- `resolution_paraphrases.jsonl`: the 73 resolved dev calls whose resolution turn contains a word
+  of the `resolve` cue list in `features.py` ("done", "refunded", "booked" ...), each with that
+  turn paraphrased to keep its meaning, facts and style and avoid every word of the list. Reported:
+  how many calls are called resolved, and the resolution turn within 2, as written and paraphrased.
+- `offer_paraphrases.jsonl`: the dev offer turns that contain a word of the `offer` cue list
+  ("upgrade", "deal", "would you like" ...), paraphrased the same way (still the same offer).
+  Reported: how many of those offer turns are found (a predicted offer within one turn).
+
+Each model runs over the calls as written and with the probe's turns paraphrased. The calls are
+dev calls: a probe of how a model reads, not a held-out score.
 
     python benchmarks/wording_probe.py [--model DIR ...] [--dtype auto|fp32] [--json FILE]
 """
@@ -20,28 +25,33 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ROOT / "datasets" / "probes" / "resolution_paraphrases.jsonl"
+PROBES = {"resolution": ROOT / "datasets" / "probes" / "resolution_paraphrases.jsonl",
+          "offer": ROOT / "datasets" / "probes" / "offer_paraphrases.jsonl"}
 
 
-def load_probe(dev_file: Path, probe_file: Path = PROBE):
-    """(labelled calls as written, the same calls with the resolution turn paraphrased)."""
+def load_probe(dev_file: Path, probe_file: Path = PROBES["resolution"]):
+    """(labelled calls as written, the same calls with the probe's turns paraphrased, the paraphrased
+    turn indices of each call), in the order the calls first appear in the probe file."""
     from transcript_qa.training.data import load_labeled
 
     dev = {lc.call.id: lc for lc in load_labeled(dev_file)}
-    written, paraphrased = [], []
+    edits: dict[str, dict[int, str]] = {}
     for n, line in enumerate(probe_file.read_text(encoding="utf-8").splitlines(), 1):
         p = json.loads(line)
         lc = dev.get(p["call_id"])
         if lc is None:
             raise SystemExit(f"{probe_file}:{n}: call {p['call_id']} is not in {dev_file}")
-        turn = lc.call.turns[p["turn"]]
-        if turn.text != p["original"]:
+        if lc.call.turns[p["turn"]].text != p["original"]:
             raise SystemExit(f"{probe_file}:{n}: turn {p['turn']} of {p['call_id']} no longer reads as the probe's original")
-        turns = list(lc.call.turns)
-        turns[p["turn"]] = turn.model_copy(update={"text": p["paraphrase"]})
+        edits.setdefault(p["call_id"], {})[p["turn"]] = p["paraphrase"]
+    written, paraphrased, where = [], [], []
+    for cid, ed in edits.items():
+        lc = dev[cid]
+        turns = tuple(t.model_copy(update={"text": ed[i]}) if i in ed else t for i, t in enumerate(lc.call.turns))
         written.append(lc)
-        paraphrased.append(lc.call.model_copy(update={"turns": tuple(turns)}))
-    return written, paraphrased
+        paraphrased.append(lc.call.model_copy(update={"turns": turns}))
+        where.append(sorted(ed))
+    return written, paraphrased, where
 
 
 def score(golds: list[dict], preds: list) -> dict:
@@ -53,6 +63,11 @@ def score(golds: list[dict], preds: list) -> dict:
     return {"calls": n, "called_resolved": resolved, "resolution_turn_within2": round(within2 / n, 4) if n else None}
 
 
+def offers_found(where: list[list[int]], preds: list) -> list[list[bool]]:
+    """For each call, whether each probed offer turn has a predicted offer within one turn."""
+    return [[any(abs(o.turn - t) <= 1 for o in p.offers) for t in turns] for turns, p in zip(where, preds)]
+
+
 def main() -> int:
     from transcript_qa import Analyzer
     from transcript_qa.training.api import display_path
@@ -62,23 +77,38 @@ def main() -> int:
     ap.add_argument("--dtype", default="auto", help="encoder dtype: auto (as the CLI) or fp32")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    written, paraphrased = load_probe(ROOT / "datasets" / "calls" / "dev.jsonl")
-    golds = [lc.gold for lc in written]
-    out: dict = {"probe": display_path(PROBE), "dtype": a.dtype, "models": {}}
+    dev_file = ROOT / "datasets" / "calls" / "dev.jsonl"
+    probes = {k: load_probe(dev_file, f) for k, f in PROBES.items()}
+    out: dict = {"probes": {k: display_path(f) for k, f in PROBES.items()}, "dtype": a.dtype, "models": {}}
     for m in a.model or [None]:
         an = Analyzer.load(m, dtype=a.dtype)
+        name = display_path(Path(m)) if m else "models/default"
+        res: dict = {}
+        written, paraphrased, _ = probes["resolution"]
+        golds = [lc.gold for lc in written]
         before = list(an.analyze_many([lc.call for lc in written]))
         after = list(an.analyze_many(paraphrased))
-        lost = [{"call_id": g["call_id"], "now": p.outcome, "confidence": round(p.outcome_confidence, 3)}
-                for g, b, p in zip(golds, before, after) if b.outcome == "resolved" and p.outcome != "resolved"]
-        name = display_path(Path(m)) if m else "models/default"
-        out["models"][name] = {"as_written": score(golds, before), "paraphrased": score(golds, after),
-                               "no_longer_resolved": lost}
-        r = out["models"][name]
-        print(f"{name}: called resolved {r['as_written']['called_resolved']}/{len(golds)} as written, "
-              f"{r['paraphrased']['called_resolved']}/{len(golds)} paraphrased; resolution turn within 2 "
-              f"{r['as_written']['resolution_turn_within2']} -> {r['paraphrased']['resolution_turn_within2']}; "
-              f"{len(lost)} calls lost")
+        res["resolution"] = {
+            "as_written": score(golds, before), "paraphrased": score(golds, after),
+            "no_longer_resolved": [{"call_id": g["call_id"], "now": p.outcome, "confidence": round(p.outcome_confidence, 3)}
+                                   for g, b, p in zip(golds, before, after)
+                                   if b.outcome == "resolved" and p.outcome != "resolved"]}
+        written, paraphrased, where = probes["offer"]
+        f_before = offers_found(where, list(an.analyze_many([lc.call for lc in written])))
+        f_after = offers_found(where, list(an.analyze_many(paraphrased)))
+        res["offer"] = {
+            "offer_turns": sum(len(w) for w in where),
+            "found_as_written": sum(map(sum, f_before)), "found_paraphrased": sum(map(sum, f_after)),
+            "lost": [{"call_id": lc.call.id, "turn": t} for lc, w, fb, fa in zip(written, where, f_before, f_after)
+                     for t, x, y in zip(w, fb, fa) if x and not y]}
+        out["models"][name] = res
+        r, o = res["resolution"], res["offer"]
+        n = r["as_written"]["calls"]
+        print(f"{name}: resolution probe: called resolved {r['as_written']['called_resolved']}/{n} as written, "
+              f"{r['paraphrased']['called_resolved']}/{n} paraphrased; resolution turn within 2 "
+              f"{r['as_written']['resolution_turn_within2']} -> {r['paraphrased']['resolution_turn_within2']}")
+        print(f"{name}: offer probe: offer turns found {o['found_as_written']}/{o['offer_turns']} as written, "
+              f"{o['found_paraphrased']}/{o['offer_turns']} paraphrased")
     if a.json:
         a.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0

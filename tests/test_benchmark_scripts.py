@@ -41,8 +41,8 @@ def test_wording_probe_swaps_one_turn_of_resolved_dev_calls_for_a_cue_free_parap
     from transcript_qa.features import _LEX
 
     probe = _module("wording_probe")
-    written, paraphrased = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl")
-    assert len(written) == len(paraphrased) == 73
+    written, paraphrased, where = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl")
+    assert len(written) == len(paraphrased) == 73 and all(len(w) == 1 for w in where)
     resolve = re.compile(_LEX["resolve"])
     for lc, call in zip(written, paraphrased):
         assert lc.gold["outcome"] == "resolved"
@@ -66,3 +66,21 @@ def test_wording_probe_refuses_a_probe_line_that_no_longer_matches_dev(tmp_path)
     bad.write_text(json.dumps({**line, "original": line["original"] + " (edited)"}) + "\n")
     with pytest.raises(SystemExit, match=r"probe\.jsonl:1: turn"):
         probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl", bad)
+
+
+def test_offer_probe_paraphrases_only_offer_turns_and_counts_offers_found_within_one_turn():
+    import re
+
+    from transcript_qa.features import _LEX
+
+    probe = _module("wording_probe")
+    written, paraphrased, where = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl", probe.PROBES["offer"])
+    offer = re.compile(_LEX["offer"])
+    assert sum(map(len, where)) == 83
+    for lc, call, turns in zip(written, paraphrased, where):
+        changed = [i for i, (a, b) in enumerate(zip(lc.call.turns, call.turns)) if a.text != b.text]
+        assert changed == turns and all(lc.gold["turns"][i].get("offer") for i in turns)
+        assert all(offer.search(lc.call.turns[i].text.lower()) and not offer.search(call.turns[i].text.lower())
+                   for i in turns)
+    preds = [SimpleNamespace(offers=[SimpleNamespace(turn=5)]), SimpleNamespace(offers=[])]
+    assert probe.offers_found([[4, 7], [2]], preds) == [[True, False], [False]]
