@@ -76,6 +76,8 @@ def test_finetune_refuses_a_subset_of_tasks(short_encoder, tiny_split):
     calls = load_labeled(tiny_split / "train.jsonl")
     with pytest.raises(ValueError, match="every task"):
         finetune(calls, calls[:2], short_encoder, TrainConfig(tasks=("offers",)))
+    with pytest.raises(ValueError, match="heads-only"):
+        finetune(calls, calls[:2], short_encoder, TrainConfig(cue_dropout=0.2))
 
 
 @pytest.fixture(scope="module")

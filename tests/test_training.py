@@ -206,6 +206,10 @@ def test_cli_refuses_ensemble_options_with_finetuning(small_split, tmp_path):
         assert r.exit_code == 2, r.output
         assert "trains one model" in " ".join(r.output.split())
         assert not (tmp_path / "m").exists()
+    r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
+                                 "--finetune-encoder", "--quiet", "--cue-dropout", "0.2"])
+    assert r.exit_code == 2 and "heads-only training" in " ".join(r.output.split())
+    assert not (tmp_path / "m").exists()
 
 
 def test_members_trained_in_worker_processes_match_the_sequential_run(small_split, encoder, tmp_path):

@@ -50,6 +50,8 @@ def train_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     if finetune_encoder and ((ensemble or 1) > 1 or workers > 1):
         raise typer.BadParameter("--finetune-encoder trains one model: --ensemble and --workers are for heads-only training")
+    if finetune_encoder and cue_dropout > 0:
+        raise typer.BadParameter("--cue-dropout is for heads-only training; --finetune-encoder does not use it")
     ensemble = ensemble or (1 if finetune_encoder else 5)
     try:
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, patience=patience, augment_asr=not no_augment, tasks=task_list,

@@ -201,6 +201,8 @@ def finetune(
         raise RuntimeError(f"fine-tuning the encoder needs transformers' Trainer and accelerate: {e}") from e
 
     cfg = cfg or TrainConfig()
+    if cfg.cue_dropout > 0:
+        raise ValueError("cue_dropout is for heads-only training; fine-tuning the encoder does not use it")
     if set(cfg.tasks) != set(ALL_TASKS):
         raise ValueError("--finetune-encoder trains every task together (a new encoder invalidates the other "
                          "tasks' heads); leave --tasks at its default")
