@@ -84,9 +84,12 @@ def main() -> int:
         an = Analyzer.load(m, dtype=a.dtype)
         name = display_path(Path(m)) if m else "models/default"
         res: dict = {}
+        # the calls as written, analysed once for both probes (many calls are in both)
+        calls = {lc.call.id: lc.call for w, _, _ in probes.values() for lc in w}
+        as_written = dict(zip(calls, an.analyze_many(list(calls.values()))))
         written, paraphrased, _ = probes["resolution"]
         golds = [lc.gold for lc in written]
-        before = list(an.analyze_many([lc.call for lc in written]))
+        before = [as_written[lc.call.id] for lc in written]
         after = list(an.analyze_many(paraphrased))
         res["resolution"] = {
             "as_written": score(golds, before), "paraphrased": score(golds, after),
@@ -94,7 +97,7 @@ def main() -> int:
                                    for g, b, p in zip(golds, before, after)
                                    if b.outcome == "resolved" and p.outcome != "resolved"]}
         written, paraphrased, where = probes["offer"]
-        f_before = offers_found(where, list(an.analyze_many([lc.call for lc in written])))
+        f_before = offers_found(where, [as_written[lc.call.id] for lc in written])
         f_after = offers_found(where, list(an.analyze_many(paraphrased)))
         res["offer"] = {
             "offer_turns": sum(len(w) for w in where),
