@@ -143,3 +143,108 @@ def test_finetuning_changes_the_encoder_weights(finetuned, short_encoder):
     from transformers import AutoModel
 
     assert torch.equal(base, AutoModel.from_pretrained(short_encoder.path).get_parameter(PARAM).detach().float())
+
+
+def test_finetune_refuses_a_layer_count_out_of_range(short_encoder, tiny_split):
+    from transcript_qa.training.finetune import finetune
+
+    calls = load_labeled(tiny_split / "train.jsonl")
+    for k in (0, 7):
+        with pytest.raises(ValueError, match="between 1 and 6"):
+            finetune(calls, calls[:2], short_encoder, TrainConfig(epochs=1), trainable_layers=k)
+
+
+def test_freeze_below_top_leaves_only_the_top_layers_trainable(short_encoder):
+    from transcript_qa.training.finetune import freeze_below_top
+
+    model = copy.deepcopy(short_encoder.model)
+    names = freeze_below_top(model, 2)
+    assert names and all(n.startswith(("encoder.layer.4.", "encoder.layer.5.")) for n in names)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == set(names)
+    assert any(n.startswith("encoder.layer.4.") for n in names) and any(n.startswith("encoder.layer.5.") for n in names)
+    assert not model.get_parameter("embeddings.word_embeddings.weight").requires_grad
+    assert not model.get_parameter(PARAM).requires_grad
+
+
+def test_heads_on_cpu_proxy_encodes_with_the_encoder_and_reports_the_cpu(short_encoder, tiny_split):
+    from transcript_qa.training.finetune import _HeadsOnCpu
+    from transcript_qa.training.trainer import train_heads
+
+    proxy = _HeadsOnCpu(short_encoder)
+    assert proxy.device == "cpu" and proxy.path == short_encoder.path and proxy.dim == short_encoder.dim
+    texts = ["thanks for calling", "your card is on its way"]
+    np.testing.assert_array_equal(proxy.encode(texts), short_encoder.encode(texts))
+    calls = [_head(lc, 6) for lc in load_labeled(tiny_split / "train.jsonl")]
+    an, m = train_heads(calls, calls[:3], proxy, TrainConfig(epochs=1, augment_asr=False, hidden=16))
+    assert all(p.device.type == "cpu" for p in an.heads.parameters()) and "stages" in m["dev"]
+
+
+@pytest.fixture(scope="module")
+def finetuned_top(short_encoder, tiny_split, tmp_path_factory):
+    from transcript_qa.training.finetune import finetune
+
+    out = tmp_path_factory.mktemp("ft-top") / "model"
+    an, metrics = finetune(load_labeled(tiny_split / "train.jsonl"), load_labeled(tiny_split / "dev.jsonl"),
+                           short_encoder, TrainConfig(epochs=2, augment_asr=False, hidden=32), out,
+                           warm_start_epochs=2, trainable_layers=1, encoder_lr=1e-3)
+    return an, metrics, out
+
+
+def test_top_layer_finetuning_saves_only_those_layers(finetuned_top, short_encoder):
+    from safetensors.torch import load_file
+
+    an, metrics, out = finetuned_top
+    files = {p.name for p in out.iterdir()}
+    assert "encoder_delta.safetensors" in files and "heads.safetensors" in files
+    assert not files & {"model.safetensors", "config.json", "vocab.txt"}
+    delta = load_file(str(out / "encoder_delta.safetensors"))
+    assert delta and all(k.startswith("encoder.layer.5.") for k in delta)
+    cfg = json.loads((out / "transcript_qa.json").read_text())
+    assert cfg["encoder"]["delta"] == {"file": "encoder_delta.safetensors", "layers": [5], "parameters": len(delta)}
+    assert not cfg["encoder"].get("in_model_dir")
+    assert metrics["training"]["finetune"]["trainable_layers"] == 1
+    from transcript_qa.training.card import render_card
+
+    card = render_card(cfg, {"dev": None}, metrics["training"], path=str(out.name))
+    assert "then its fine-tuned layers 5 from `encoder_delta.safetensors`" in " ".join(card.split())
+    # the top layer moved, the layers below did not
+    base = dict(short_encoder.model.named_parameters())
+    assert any(not torch.equal(v, base[k].detach().float()) for k, v in delta.items())
+    tuned = an.encoder.model
+    assert torch.equal(tuned.get_parameter(PARAM).detach().float(), base[PARAM].detach().float())
+
+
+def test_top_layer_model_reloads_over_the_base_encoder_with_the_same_predictions(finetuned_top, short_encoder,
+                                                                                  tiny_split, tmp_path):
+    from transcript_qa.training.data import embed_calls
+
+    an, _, out = finetuned_top
+    back = Analyzer.load(out, device="cpu", dtype="fp32")
+    assert back.encoder.path == short_encoder.path and back.encoder.max_length == 64
+    dev = load_labeled(tiny_split / "dev.jsonl")
+    calls = [lc.call for lc in dev]
+    assert [r.to_dict() for r in an.analyze_many(calls)] == [r.to_dict() for r in back.analyze_many(calls)]
+    # its vectors differ from the base encoder's, and never share a cache entry with them
+    assert back.encoder.cache_tag
+    embed_calls(dev, short_encoder, tmp_path)
+    embed_calls(dev, back.encoder, tmp_path)
+    assert len(list(tmp_path.glob("emb-*.npy"))) == 2
+    assert not np.allclose(short_encoder.encode([calls[0].turns[0].text]), back.encoder.encode([calls[0].turns[0].text]))
+    with pytest.raises(ValueError, match="its own fine-tuned encoder"):
+        Analyzer.load(out, encoder=short_encoder)
+
+
+def test_apply_delta_refuses_weights_the_encoder_does_not_have(short_encoder, tmp_path):
+    from safetensors.torch import save_file
+
+    before = short_encoder.model.get_parameter(PARAM).detach().clone()
+    save_file({"encoder.layer.9.output.dense.weight": torch.zeros(2, 2)}, str(tmp_path / "a.safetensors"))
+    with pytest.raises(ValueError, match="a.safetensors.*not in the encoder"):
+        short_encoder.apply_delta(tmp_path / "a.safetensors")
+    save_file({PARAM: torch.zeros(3, 3)}, str(tmp_path / "b.safetensors"))
+    with pytest.raises(ValueError, match="b.safetensors.*shape"):
+        short_encoder.apply_delta(tmp_path / "b.safetensors")
+    with pytest.raises(FileNotFoundError, match="c.safetensors"):
+        short_encoder.apply_delta(tmp_path / "c.safetensors")
+    assert torch.equal(before, short_encoder.model.get_parameter(PARAM)) and short_encoder.cache_tag == ""

@@ -210,6 +210,26 @@ def test_cli_refuses_ensemble_options_with_finetuning(small_split, tmp_path):
                                  "--finetune-encoder", "--quiet", "--cue-dropout", "0.2"])
     assert r.exit_code == 2 and "heads-only training" in " ".join(r.output.split())
     assert not (tmp_path / "m").exists()
+    r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
+                                 "--quiet", "--finetune-layers", "2"])
+    assert r.exit_code == 2 and "goes with --finetune-encoder" in " ".join(r.output.split())
+    assert not (tmp_path / "m").exists()
+
+
+def test_cli_passes_finetune_layers_on_to_train(small_split, tmp_path, monkeypatch):
+    import transcript_qa.training.api as api
+
+    seen = {}
+
+    def fake_train(data, out, dev=None, test=None, **kw):
+        seen.update(kw)
+        raise ValueError("stopped here by the test")
+
+    monkeypatch.setattr(api, "train", fake_train)
+    r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
+                                 "--finetune-encoder", "--finetune-layers", "2", "--quiet", "--device", "cpu"])
+    assert r.exit_code == 2 and "stopped here by the test" in r.output
+    assert seen["finetune_encoder"] is True and seen["finetune_layers"] == 2
 
 
 def test_members_trained_in_worker_processes_match_the_sequential_run(small_split, encoder, tmp_path):

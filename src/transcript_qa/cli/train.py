@@ -22,6 +22,8 @@ def train_cmd(
     init_model: Optional[Path] = typer.Option(None, "--init-model", help="Model to start a subset from (default: models/default)."),
     base_model: Optional[Path] = typer.Option(None, "--base-model", help="Another local encoder folder (BERT-like)."),
     finetune_encoder: bool = typer.Option(False, "--finetune-encoder", help="Fine-tune the transformer too (HF Trainer; meant for a GPU)."),
+    finetune_layers: Optional[int] = typer.Option(None, "--finetune-layers", min=1, show_default="all",
+                                                  help="With --finetune-encoder: train only the top K transformer layers; the model folder then holds just those (about 7 MB a layer) and loads them over the base encoder."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     epochs: int = typer.Option(100, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -50,6 +52,8 @@ def train_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     if finetune_encoder and ((ensemble or 1) > 1 or workers > 1):
         raise typer.BadParameter("--finetune-encoder trains one model: --ensemble and --workers are for heads-only training")
+    if finetune_layers is not None and not finetune_encoder:
+        raise typer.BadParameter("--finetune-layers goes with --finetune-encoder")
     if finetune_encoder and cue_dropout > 0:
         raise typer.BadParameter("--cue-dropout is for heads-only training; --finetune-encoder does not use it")
     ensemble = ensemble or (1 if finetune_encoder else 5)
@@ -86,7 +90,7 @@ def train_cmd(
 
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
-                       finetune_encoder=finetune_encoder, device=dev_name, config=cfg, force=force, progress=progress,
+                       finetune_encoder=finetune_encoder, finetune_layers=finetune_layers, device=dev_name, config=cfg, force=force, progress=progress,
                        extra_eval=extra)
     except (LabeledDataError, FileExistsError, FileNotFoundError, ValueError) as e:
         if bar:

@@ -36,6 +36,7 @@ def train(
     base_model: str | Path | None = None,
     init_model: str | Path | None = None,
     finetune_encoder: bool = False,
+    finetune_layers: int | None = None,
     device: str = "cpu",
     dtype: str = "auto",
     config: TrainConfig | None = None,
@@ -54,7 +55,9 @@ def train(
     ``extra_eval`` (name -> labeled file) adds more held-out sets to the metrics and the card; like
     ``test``, each must not overlap the training data. ``card_notes`` go under the card's metrics.
     ``dtype`` is the encoder's ('auto': bf16 on a GPU or an AMX CPU, else fp32; 'fp32' gives the same
-    vectors on any CPU). Returns the metrics written to ``out/metrics.json``.
+    vectors on any CPU). ``finetune_encoder`` trains the transformer too; ``finetune_layers`` K only
+    its top K layers, saved alone and loaded over the base encoder. Returns the metrics written to
+    ``out/metrics.json``.
     """
     import random
 
@@ -89,7 +92,8 @@ def train(
     if finetune_encoder:
         from .finetune import finetune
 
-        analyzer, metrics = finetune(train_calls, dev_calls, encoder, cfg, out, progress=progress)
+        analyzer, metrics = finetune(train_calls, dev_calls, encoder, cfg, out, progress=progress,
+                                     trainable_layers=finetune_layers)
     else:
         analyzer, metrics = train_heads_ensemble(train_calls, dev_calls, encoder, cfg, init=init, cache_dir=cache_dir,
                                                  progress=progress)
@@ -97,7 +101,7 @@ def train(
     training.update({"train_file": Path(data).name, "data_hash": file_hash([data]), "device": encoder.device,
                      "dev_file": Path(dev).name if dev else f"{dev_fraction:.0%} of {Path(data).name}"})
     extra: dict[str, Any] = {"tasks_trained": list(cfg.tasks)}
-    if base_model and not finetune_encoder:
+    if base_model and not (finetune_encoder and not finetune_layers):  # a delta loads over this base
         extra["encoder"] = dict(analyzer.config["encoder"], path_hint=str(base_model))
     # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
     enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
@@ -184,7 +188,7 @@ def merge_models(
     seed = info0["config"]["seed"]
     free = {"seed", "ensemble", "workers"}  # what may differ between the parts
     for f, an, info in zip(folders, models, infos):
-        if an.config.get("encoder", {}).get("in_model_dir"):
+        if an.config.get("encoder", {}).get("in_model_dir") or an.config.get("encoder", {}).get("delta"):
             raise ValueError(f"{f}: a fine-tuned encoder cannot be merged with other members")
         for what, a, b in [("heads config", an.config["heads"], first.config["heads"]),
                            ("encoder", an.config.get("encoder"), first.config.get("encoder")),

@@ -20,6 +20,7 @@ def render_card(config: dict[str, Any], metrics: dict[str, dict[str, float] | No
     return tpl.render(
         name=config.get("name", "transcript-qa"), version=config.get("version", ""),
         encoder=config["encoder"]["name"], in_model_dir=config["encoder"].get("in_model_dir", False),
+        delta=config["encoder"].get("delta"),
         heads=config["heads"], path=path, train_calls=training.get("train_calls"),
         train_file=training.get("train_file", ""), data_hash=training.get("data_hash", ""),
         aug_calls=training.get("train_calls_with_augmentation", 0) - training.get("train_calls", 0),

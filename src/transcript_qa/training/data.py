@@ -151,7 +151,9 @@ def augment_asr(calls: Sequence[LabeledCall], seed: int = 13) -> list[LabeledCal
 def embed_calls(calls: Sequence[LabeledCall], encoder, cache_dir: str | Path | None = None) -> list[np.ndarray]:
     """Turn vectors for each call, encoded once; cached on disk by text hash when ``cache_dir`` is set."""
     texts = [t.text for lc in calls for t in lc.call.turns]
-    key = hashlib.sha256(("\x1e".join(texts) + f"|{encoder.path.name}|{encoder.dtype}|{encoder.max_length}").encode()).hexdigest()[:20]
+    tag = getattr(encoder, "cache_tag", "")  # a fine-tuned delta on the base weights: other vectors
+    key = hashlib.sha256(("\x1e".join(texts) + f"|{encoder.path.name}|{encoder.dtype}|{encoder.max_length}"
+                          + (f"|{tag}" if tag else "")).encode()).hexdigest()[:20]
     vecs = None
     if cache_dir:
         cp = Path(cache_dir) / f"emb-{key}.npy"
