@@ -212,7 +212,7 @@ def test_cli_refuses_ensemble_options_with_finetuning(small_split, tmp_path):
     assert not (tmp_path / "m").exists()
     r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
                                  "--quiet", "--finetune-layers", "2"])
-    assert r.exit_code == 2 and "goes with --finetune-encoder" in " ".join(r.output.split())
+    assert r.exit_code == 2 and "go with --finetune-encoder" in " ".join(r.output.split())
     assert not (tmp_path / "m").exists()
 
 
@@ -227,9 +227,14 @@ def test_cli_passes_finetune_layers_on_to_train(small_split, tmp_path, monkeypat
 
     monkeypatch.setattr(api, "train", fake_train)
     r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
-                                 "--finetune-encoder", "--finetune-layers", "2", "--quiet", "--device", "cpu"])
+                                 "--finetune-encoder", "--finetune-layers", "2", "--encoder-lr", "5e-5", "--quiet",
+                                 "--device", "cpu", "--dtype", "fp32"])
     assert r.exit_code == 2 and "stopped here by the test" in r.output
-    assert seen["finetune_encoder"] is True and seen["finetune_layers"] == 2
+    assert seen["finetune_encoder"] is True and seen["finetune_layers"] == 2 and seen["encoder_lr"] == 5e-5
+    assert seen["dtype"] == "fp32"
+    r = CliRunner().invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--out", str(tmp_path / "m"),
+                                 "--quiet", "--encoder-lr", "5e-5"])
+    assert r.exit_code == 2 and "go with --finetune-encoder" in " ".join(r.output.split())
 
 
 def test_members_trained_in_worker_processes_match_the_sequential_run(small_split, encoder, tmp_path):

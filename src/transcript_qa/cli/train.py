@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import err
+from .common import DtypeOpt, err
 
 
 @app.command("train")
@@ -24,6 +24,8 @@ def train_cmd(
     finetune_encoder: bool = typer.Option(False, "--finetune-encoder", help="Fine-tune the transformer too (HF Trainer; meant for a GPU)."),
     finetune_layers: Optional[int] = typer.Option(None, "--finetune-layers", min=1, show_default="all",
                                                   help="With --finetune-encoder: train only the top K transformer layers; the model folder then holds just those (about 7 MB a layer) and loads them over the base encoder."),
+    encoder_lr: Optional[float] = typer.Option(None, "--encoder-lr", show_default="2e-5",
+                                               help="With --finetune-encoder: the transformer's learning rate (--lr is the heads')."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     epochs: int = typer.Option(100, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -40,6 +42,7 @@ def train_cmd(
                                    help="Learn the stage transitions with a CRF loss (else: from training counts)."),
     also_eval: list[Path] = typer.Option([], "--also-eval",
                                          help="More held-out labeled files to report (repeatable; named by file stem)."),
+    dtype: str = DtypeOpt,
     force: bool = typer.Option(False, "--force", help="Overwrite --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -52,8 +55,10 @@ def train_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     if finetune_encoder and ((ensemble or 1) > 1 or workers > 1):
         raise typer.BadParameter("--finetune-encoder trains one model: --ensemble and --workers are for heads-only training")
-    if finetune_layers is not None and not finetune_encoder:
-        raise typer.BadParameter("--finetune-layers goes with --finetune-encoder")
+    if (finetune_layers is not None or encoder_lr is not None) and not finetune_encoder:
+        raise typer.BadParameter("--finetune-layers and --encoder-lr go with --finetune-encoder")
+    if encoder_lr is not None and not 0 < encoder_lr < 1:
+        raise typer.BadParameter(f"--encoder-lr must be in (0, 1), got {encoder_lr}")
     if finetune_encoder and cue_dropout > 0:
         raise typer.BadParameter("--cue-dropout is for heads-only training; --finetune-encoder does not use it")
     ensemble = ensemble or (1 if finetune_encoder else 5)
@@ -90,7 +95,8 @@ def train_cmd(
 
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
-                       finetune_encoder=finetune_encoder, finetune_layers=finetune_layers, device=dev_name, config=cfg, force=force, progress=progress,
+                       finetune_encoder=finetune_encoder, finetune_layers=finetune_layers, encoder_lr=encoder_lr,
+                       device=dev_name, dtype=dtype, config=cfg, force=force, progress=progress,
                        extra_eval=extra)
     except (LabeledDataError, FileExistsError, FileNotFoundError, ValueError) as e:
         if bar:

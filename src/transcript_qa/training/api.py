@@ -37,6 +37,7 @@ def train(
     init_model: str | Path | None = None,
     finetune_encoder: bool = False,
     finetune_layers: int | None = None,
+    encoder_lr: float | None = None,
     device: str = "cpu",
     dtype: str = "auto",
     config: TrainConfig | None = None,
@@ -56,7 +57,8 @@ def train(
     ``test``, each must not overlap the training data. ``card_notes`` go under the card's metrics.
     ``dtype`` is the encoder's ('auto': bf16 on a GPU or an AMX CPU, else fp32; 'fp32' gives the same
     vectors on any CPU). ``finetune_encoder`` trains the transformer too; ``finetune_layers`` K only
-    its top K layers, saved alone and loaded over the base encoder. Returns the metrics written to
+    its top K layers, saved alone and loaded over the base encoder; ``encoder_lr`` is the
+    transformer's learning rate (default ``finetune.ENCODER_LR``). Returns the metrics written to
     ``out/metrics.json``.
     """
     import random
@@ -90,10 +92,10 @@ def train(
     else:
         encoder = TurnEncoder(base_model, device=device, dtype=dtype)
     if finetune_encoder:
-        from .finetune import finetune
+        from .finetune import ENCODER_LR, finetune
 
         analyzer, metrics = finetune(train_calls, dev_calls, encoder, cfg, out, progress=progress,
-                                     trainable_layers=finetune_layers)
+                                     trainable_layers=finetune_layers, encoder_lr=encoder_lr or ENCODER_LR)
     else:
         analyzer, metrics = train_heads_ensemble(train_calls, dev_calls, encoder, cfg, init=init, cache_dir=cache_dir,
                                                  progress=progress)
