@@ -14,7 +14,9 @@ Values are JSON (true, 256, {"res_ptr": 0.5, ...}); loss_weights given in part a
 defaults. ``subset=0.75`` trains on that share of train.jsonl's calls (a fixed random draw), for a
 learning curve: does more data still help? ``device=cuda`` encodes and trains on a GPU (default
 cpu). ``dtype=fp32`` pins the encoder to fp32, the vectors `scripts/train_default.py` trains on
-(and caches); the default is the CLI's ``auto``. The test split is never loaded.
+(and caches); the default is the CLI's ``auto``. ``encoder_from=DIR`` trains the heads over the
+encoder of a model folder instead of the base one (a fine-tuned encoder, whole or its top layers:
+``--finetune-encoder [--finetune-layers K]``). The test split is never loaded.
 """
 
 from __future__ import annotations
@@ -49,13 +51,19 @@ def main(argv: list[str]) -> int:
     subset = float(kw.pop("subset", 1.0))
     device = str(kw.pop("device", "cpu"))
     dtype = str(kw.pop("dtype", "auto"))
+    encoder_from = kw.pop("encoder_from", None)
     if not 0 < subset <= 1:
         raise SystemExit(f"subset must be in (0, 1], got {subset}")
     if "loss_weights" in kw:
         kw["loss_weights"] = {**TrainConfig().loss_weights, **kw["loss_weights"]}
     cfg = TrainConfig(**kw)
     data, cache = ROOT / "datasets" / "calls", str(ROOT / ".cache" / "transcript-qa")
-    enc = TurnEncoder(device=device, dtype=dtype)
+    if encoder_from:  # the encoder of that folder, loaded as Analyzer.load does (base + its fine-tuned layers)
+        from transcript_qa.analyzer import Analyzer
+
+        enc = Analyzer.load(ROOT / str(encoder_from), device=device, dtype=dtype).encoder
+    else:
+        enc = TurnEncoder(device=device, dtype=dtype)
     train, dev = load_labeled(data / "train.jsonl"), load_labeled(data / "dev.jsonl")
     if subset < 1:
         import random
@@ -68,7 +76,10 @@ def main(argv: list[str]) -> int:
         preds = an.analyze_encoded([lc.call for lc in calls], embed_calls(calls, enc, cache))
         return headline(evaluate([lc.gold for lc in calls], preds))
 
-    rec = {"name": name, "overrides": {k: v for k, v in kw.items()}, "config": asdict(cfg), "device": device,
+    over = {k: v for k, v in kw.items()}
+    if encoder_from:
+        over["encoder_from"] = str(encoder_from)
+    rec = {"name": name, "overrides": over, "config": asdict(cfg), "device": device,
            "dtype": enc.dtype,
            "train_calls": len(train),
            "seconds": round(time.time() - t0), "best_epoch": m["training"]["best_epoch"],
