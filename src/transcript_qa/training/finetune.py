@@ -58,7 +58,7 @@ from .trainer import (ALL_TASKS, TrainConfig, _call_item, _init_transitions, _lo
 
 ENCODER_LR = 2e-5
 BATCH_CALLS = 4  # calls per training batch (all their turns go through the transformer together)
-MAX_EPOCHS = 10  # the CLI's --epochs default (80) is meant for the heads alone
+MAX_EPOCHS = 10  # the CLI's --epochs default (100) is meant for the heads alone
 WARM_START_EPOCHS = 30
 WARM_HEADS_LR_FACTOR = 0.1  # warm-started heads continue at cfg.lr / 10 (see the module docstring)
 WARMUP = 0.1
