@@ -226,7 +226,7 @@ def test_top_layer_model_reloads_over_the_base_encoder_with_the_same_predictions
     calls = [lc.call for lc in dev]
     assert [r.to_dict() for r in an.analyze_many(calls)] == [r.to_dict() for r in back.analyze_many(calls)]
     # its vectors differ from the base encoder's, and never share a cache entry with them
-    assert back.encoder.cache_tag
+    assert back.encoder.cache_tag and back.encoder.cache_tag == an.encoder.cache_tag  # same layers, same entry
     embed_calls(dev, short_encoder, tmp_path)
     embed_calls(dev, back.encoder, tmp_path)
     assert len(list(tmp_path.glob("emb-*.npy"))) == 2

@@ -65,6 +65,13 @@ def resolve_dtype(device: str, dtype: str = "auto") -> str:
     return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
+def delta_tag(path: str | Path) -> str:
+    """The embedding-cache tag of an encoder with ``path``'s layers laid over it (a hash of the file)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 class TurnEncoder:
     """Sentence vectors for turn texts: mean-pooled, L2-normalised MiniLM outputs (384 floats)."""
 
@@ -100,8 +107,6 @@ class TurnEncoder:
         """Overwrite some of the transformer's weights with those of ``path`` (a safetensors file of
         parameter name -> tensor, as a partly fine-tuned model saves its trained layers). Every name
         must be a parameter of this encoder, with the same shape; weights are cast to its dtype."""
-        import hashlib
-
         from safetensors.torch import load_file
 
         path = Path(path)
@@ -120,7 +125,7 @@ class TurnEncoder:
         with self._torch.no_grad():
             for k, v in delta.items():
                 own[k].copy_(v.to(own[k].dtype))
-        self.cache_tag = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        self.cache_tag = delta_tag(path)
 
     @property
     def name(self) -> str:

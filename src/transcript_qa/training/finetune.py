@@ -41,7 +41,6 @@ On a GPU the warm start encodes there but trains its heads on the CPU (``_HeadsO
 from __future__ import annotations
 
 import copy
-import hashlib
 import tempfile
 import time
 from dataclasses import asdict, replace
@@ -51,6 +50,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..analyzer import Analyzer
+from ..encoder import delta_tag
 from ..evaluation import evaluate, headline, selection_score
 from .data import LabeledCall, LabeledDataError, augment_asr, embed_calls
 from .trainer import (ALL_TASKS, TrainConfig, _call_item, _init_transitions, _loss, _new_heads, _seed,
@@ -365,7 +365,7 @@ def finetune(
 
             params = dict(model.named_parameters())
             save_file({k: params[k].detach().float().cpu().contiguous() for k in tuned}, str(out_path / ENCODER_DELTA_FILE))
-            tag = hashlib.sha256((out_path / ENCODER_DELTA_FILE).read_bytes()).hexdigest()[:16]
+            tag = delta_tag(out_path / ENCODER_DELTA_FILE)
         else:
             model.save_pretrained(str(out_path))  # config.json + model.safetensors, fp32
             encoder.tokenizer.save_pretrained(str(out_path))
