@@ -248,3 +248,13 @@ def test_apply_delta_refuses_weights_the_encoder_does_not_have(short_encoder, tm
     with pytest.raises(FileNotFoundError, match="c.safetensors"):
         short_encoder.apply_delta(tmp_path / "c.safetensors")
     assert torch.equal(before, short_encoder.model.get_parameter(PARAM)) and short_encoder.cache_tag == ""
+
+
+def test_an_unsaved_finetuned_encoder_never_shares_the_base_cache_key(short_encoder, tiny_split):
+    from transcript_qa.training.finetune import finetune
+
+    calls = [_head(lc, 6) for lc in load_labeled(tiny_split / "train.jsonl")]
+    an, _ = finetune(calls[:8], calls[8:10], short_encoder, TrainConfig(epochs=1, augment_asr=False, hidden=16),
+                     warm_start_epochs=1)
+    assert an.encoder.path == short_encoder.path  # no folder of its own
+    assert an.encoder.cache_tag.startswith("fine-tuned-") and short_encoder.cache_tag == ""

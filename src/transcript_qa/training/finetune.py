@@ -373,16 +373,18 @@ def finetune(
     if encoder.dtype == "bf16":
         model.to(torch.bfloat16)
     heads.to(device)
+    # a delta lies over the base folder, and an unsaved encoder has no folder of its own: either way
+    # the path alone would give the base encoder's cache key, so a tag keeps their vectors apart
+    ft_encoder = _encoder_view(encoder, model, device, encoder.dtype, None if tuned else out_path)
+    if tuned or out_path is None:
+        ft_encoder.cache_tag = tag or f"fine-tuned-{id(model)}"
     if tuned:
-        ft_encoder = _encoder_view(encoder, model, device, encoder.dtype)
-        ft_encoder.cache_tag = tag or f"fine-tuned-{id(model)}"  # never the base encoder's cached vectors
         n_layers = len(model.encoder.layer)
         config["encoder"].update(name=f"{encoder.name} (top {trainable_layers} layers fine-tuned)", base=encoder.name,
                                  delta={"file": ENCODER_DELTA_FILE,
                                         "layers": list(range(n_layers - trainable_layers, n_layers)),
                                         "parameters": len(tuned)})
     else:
-        ft_encoder = _encoder_view(encoder, model, device, encoder.dtype, out_path)
         config["encoder"].update(name=f"{encoder.name} (fine-tuned)", base=encoder.name, in_model_dir=True,
                                  package=None)
     analyzer = Analyzer(heads, config, ft_encoder)
