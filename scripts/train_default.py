@@ -93,6 +93,9 @@ def main() -> int:
                     help="train without the seeded ASR-style copies of the training calls (TrainConfig.augment_asr)")
     ap.add_argument("--cue-dropout", type=float, default=0.0,
                     help="chance of zeroing each word-list cue column for a whole training call (TrainConfig.cue_dropout)")
+    ap.add_argument("--encoder-from", metavar="DIR", default=None,
+                    help="train the heads over the encoder of this model folder, whose top layers were fine-tuned "
+                         "(transcript-qa train --finetune-encoder --finetune-layers K); its layers are copied to --out")
     ap.add_argument("--merge", nargs="+", metavar="DIR", default=None,
                     help="instead of training: average the members of folders this script wrote with consecutive "
                          "seeds (--seed 13 --ensemble 10, then --seed 23 --ensemble 10) into --out, the model "
@@ -120,7 +123,7 @@ def main() -> int:
                          dtype=a.dtype, force=True, extra_eval=extra, card_notes=notes(data))
     else:
         r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
-                  force=True,
+                  force=True, encoder_from=a.encoder_from,
                   config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True,
                                      workers=a.workers, augment_asr=not a.no_asr_copies,
                                      cue_dropout=a.cue_dropout),

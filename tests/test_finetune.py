@@ -258,3 +258,80 @@ def test_an_unsaved_finetuned_encoder_never_shares_the_base_cache_key(short_enco
                      warm_start_epochs=1)
     assert an.encoder.path == short_encoder.path  # no folder of its own
     assert an.encoder.cache_tag.startswith("fine-tuned-") and short_encoder.cache_tag == ""
+
+
+def test_worker_processes_train_over_the_finetuned_layers(finetuned_top, tiny_split, tmp_path):
+    """Members trained in worker processes over a delta encoder see its vectors, not the base's:
+    the same heads as one at a time (the workers used to rebuild the encoder without its layers)."""
+    from transcript_qa.training.trainer import train_heads_ensemble
+
+    _, _, out = finetuned_top
+    enc = Analyzer.load(out, device="cpu", dtype="fp32").encoder
+    tr, dv = load_labeled(tiny_split / "train.jsonl"), load_labeled(tiny_split / "dev.jsonl")
+    cfg = dict(epochs=2, patience=2, hidden=16, ensemble=2, augment_asr=False)
+    seq, _ = train_heads_ensemble(tr, dv, enc, TrainConfig(**cfg), cache_dir=tmp_path / "cache")
+    par, _ = train_heads_ensemble(tr, dv, enc, TrainConfig(**cfg, workers=2), cache_dir=tmp_path / "cache")
+    a, b = seq.heads.state_dict(), par.heads.state_dict()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    assert len(list((tmp_path / "cache").glob("emb-*.npy"))) == 2  # train and dev, the delta encoder's only
+
+
+def test_an_encoder_workers_cannot_rebuild_trains_its_members_in_turn(short_encoder, tiny_split, monkeypatch):
+    from transcript_qa.training import trainer
+
+    enc = copy.copy(short_encoder)
+    enc.cache_tag = "fine-tuned-in-memory"  # changed in memory: no file a worker could load
+    assert not trainer._rebuildable(enc) and trainer._rebuildable(short_encoder)
+    monkeypatch.setattr(trainer, "_train_members_parallel", lambda *a, **k: pytest.fail("workers used"))
+    calls = [_head(lc, 6) for lc in load_labeled(tiny_split / "train.jsonl")]
+    with pytest.warns(UserWarning, match="one at a time"):
+        an, m = trainer.train_heads_ensemble(calls[:10], calls[10:], enc,
+                                             TrainConfig(epochs=1, hidden=16, ensemble=2, workers=2, augment_asr=False))
+    assert len(an.heads.members) == 2 and m["training"]["workers"] == 1
+
+
+def test_train_encoder_from_puts_heads_over_the_finetuned_layers(finetuned_top, tiny_split, tmp_path):
+    """train(encoder_from=DIR): heads trained over DIR's encoder, its layers copied beside them; the
+    folder loads over the base encoder with the same layers."""
+    from transcript_qa.encoder import delta_tag
+    from transcript_qa.training.api import train
+
+    _, _, src = finetuned_top
+    out = tmp_path / "heads"
+    train(tiny_split / "train.jsonl", out, tiny_split / "dev.jsonl", encoder_from=src, device="cpu", dtype="fp32",
+          cache_dir=tmp_path / "cache", config=TrainConfig(epochs=2, hidden=16, ensemble=1, augment_asr=False))
+    assert (out / "encoder_delta.safetensors").read_bytes() == (src / "encoder_delta.safetensors").read_bytes()
+    cfg = json.loads((out / "transcript_qa.json").read_text())
+    src_cfg = json.loads((src / "transcript_qa.json").read_text())
+    assert cfg["encoder"]["delta"] == src_cfg["encoder"]["delta"] and cfg["encoder"]["from_model"] == src.name
+    back = Analyzer.load(out, device="cpu", dtype="fp32")
+    assert back.encoder.cache_tag == delta_tag(src / "encoder_delta.safetensors")
+    assert "fine-tuned layers" in " ".join((out / "README.md").read_text().split())
+    # the training vectors were the fine-tuned encoder's: only tagged cache entries were written
+    base_dev = load_labeled(tiny_split / "dev.jsonl")
+    from transcript_qa.training.data import embed_calls
+
+    n = len(list((tmp_path / "cache").glob("emb-*.npy")))
+    embed_calls(base_dev, back.encoder, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("emb-*.npy"))) == n  # dev was cached under the delta's key
+
+
+def test_encoder_from_refuses_a_folder_without_finetuned_layers(tiny_split, tmp_path):
+    from transcript_qa.training.api import train
+
+    with pytest.raises(ValueError, match="no fine-tuned layers"):
+        train(tiny_split / "train.jsonl", tmp_path / "o", tiny_split / "dev.jsonl", encoder_from=ROOT / "models" / "default")
+    with pytest.raises(FileNotFoundError, match="not a transcript-qa model folder"):
+        train(tiny_split / "train.jsonl", tmp_path / "o", tiny_split / "dev.jsonl", encoder_from=tmp_path)
+
+
+def test_cli_encoder_from_does_not_go_with_finetune_encoder(finetuned_top, tiny_split, tmp_path):
+    from typer.testing import CliRunner
+
+    from transcript_qa.cli import app
+
+    _, _, src = finetuned_top
+    r = CliRunner().invoke(app, ["train", "--data", str(tiny_split / "train.jsonl"), "--out", str(tmp_path / "o"),
+                                 "--encoder-from", str(src), "--finetune-encoder", "--quiet"])
+    assert r.exit_code == 2 and "--encoder-from" in " ".join(r.output.split())

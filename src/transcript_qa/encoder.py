@@ -101,6 +101,7 @@ class TurnEncoder:
         self.model = model.to(self.device)
         self.dim = int(model.config.hidden_size)
         self.cache_tag = ""  # set by apply_delta: vectors of a changed encoder never share a cache entry
+        self.delta_path: Path | None = None  # the file apply_delta laid over the base weights, if any
         self._torch = torch
 
     def apply_delta(self, path: str | Path) -> None:
@@ -126,6 +127,7 @@ class TurnEncoder:
             for k, v in delta.items():
                 own[k].copy_(v.to(own[k].dtype))
         self.cache_tag = delta_tag(path)
+        self.delta_path = path
 
     @property
     def name(self) -> str:

@@ -26,6 +26,8 @@ def train_cmd(
                                                   help="With --finetune-encoder: train only the top K transformer layers; the model folder then holds just those (about 7 MB a layer) and loads them over the base encoder."),
     encoder_lr: Optional[float] = typer.Option(None, "--encoder-lr", show_default="2e-5",
                                                help="With --finetune-encoder: the transformer's learning rate (--lr is the heads')."),
+    encoder_from: Optional[Path] = typer.Option(None, "--encoder-from",
+                                                help="Train the heads over the encoder of this model folder, whose top layers were fine-tuned (--finetune-layers); its layers are copied beside the new heads."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     epochs: int = typer.Option(100, "--epochs", min=1),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -59,6 +61,9 @@ def train_cmd(
         raise typer.BadParameter("--finetune-layers and --encoder-lr go with --finetune-encoder")
     if encoder_lr is not None and not 0 < encoder_lr < 1:
         raise typer.BadParameter(f"--encoder-lr must be in (0, 1), got {encoder_lr}")
+    if encoder_from is not None and (finetune_encoder or base_model is not None):
+        raise typer.BadParameter("--encoder-from trains heads over a fine-tuned encoder as it is: not with "
+                                 "--finetune-encoder or --base-model")
     if finetune_encoder and cue_dropout > 0:
         raise typer.BadParameter("--cue-dropout is for heads-only training; --finetune-encoder does not use it")
     ensemble = ensemble or (1 if finetune_encoder else 5)
@@ -96,7 +101,7 @@ def train_cmd(
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
                        finetune_encoder=finetune_encoder, finetune_layers=finetune_layers, encoder_lr=encoder_lr,
-                       device=dev_name, dtype=dtype, config=cfg, force=force, progress=progress,
+                       encoder_from=encoder_from, device=dev_name, dtype=dtype, config=cfg, force=force, progress=progress,
                        extra_eval=extra)
     except (LabeledDataError, FileExistsError, FileNotFoundError, ValueError) as e:
         if bar:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from ..analyzer import Analyzer
+from ..analyzer import MODEL_CONFIG, Analyzer
 from ..evaluation import evaluate, headline
 from .card import render_card
 from .data import LabeledCall, LabeledDataError, embed_calls, file_hash, load_labeled
@@ -38,6 +38,7 @@ def train(
     finetune_encoder: bool = False,
     finetune_layers: int | None = None,
     encoder_lr: float | None = None,
+    encoder_from: str | Path | None = None,
     device: str = "cpu",
     dtype: str = "auto",
     config: TrainConfig | None = None,
@@ -58,8 +59,10 @@ def train(
     ``dtype`` is the encoder's ('auto': bf16 on a GPU or an AMX CPU, else fp32; 'fp32' gives the same
     vectors on any CPU). ``finetune_encoder`` trains the transformer too; ``finetune_layers`` K only
     its top K layers, saved alone and loaded over the base encoder; ``encoder_lr`` is the
-    transformer's learning rate (default ``finetune.ENCODER_LR``). Returns the metrics written to
-    ``out/metrics.json``.
+    transformer's learning rate (default ``finetune.ENCODER_LR``). ``encoder_from``, a model folder
+    whose top encoder layers were fine-tuned (``--finetune-layers``), trains heads over that encoder
+    (frozen): the folder's layers are copied beside the new heads and load over the base encoder as
+    theirs do. Returns the metrics written to ``out/metrics.json``.
     """
     import random
 
@@ -68,6 +71,10 @@ def train(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} exists and is not empty; pass --force to overwrite")
+    from_enc = _delta_source(encoder_from) if encoder_from is not None else None
+    if from_enc is not None and (finetune_encoder or base_model or set(tasks) != set(ALL_TASKS)):
+        raise ValueError("encoder_from trains all heads over a fine-tuned encoder as it is: it does not go with "
+                         "finetune_encoder, base_model or a subset of tasks")
     cfg = config or TrainConfig(tasks=tasks)
     cfg.tasks = tuple(tasks)
     cfg.__post_init__()
@@ -89,6 +96,9 @@ def train(
     if set(cfg.tasks) != set(ALL_TASKS):
         init = Analyzer.load(init_model, device=device, dtype=dtype)
         encoder = init.encoder
+    elif from_enc is not None:  # built as Analyzer.load builds that folder's encoder
+        encoder = TurnEncoder(None, device=device, dtype=dtype, max_length=from_enc[1].get("max_length", 128))
+        encoder.apply_delta(from_enc[0])
     else:
         encoder = TurnEncoder(base_model, device=device, dtype=dtype)
     if finetune_encoder:
@@ -105,9 +115,33 @@ def train(
     extra: dict[str, Any] = {"tasks_trained": list(cfg.tasks)}
     if base_model and not (finetune_encoder and not finetune_layers):  # a delta loads over this base
         extra["encoder"] = dict(analyzer.config["encoder"], path_hint=str(base_model))
+    if from_enc is not None:  # the layers travel with the heads, named as the source folder named them
+        delta_file, enc_cfg = from_enc
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / enc_cfg["delta"]["file"]
+        if not (target.exists() and target.samefile(delta_file)):
+            shutil.copyfile(delta_file, target)
+        extra["encoder"] = dict(enc_cfg, from_model=Path(encoder_from).name)
     # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
     enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
     return _finish(analyzer, metrics["dev"], training, out, held_out, held_paths, enc, cache, extra, force, card_notes)
+
+
+def _delta_source(folder: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The fine-tuned layers file of model ``folder`` and its ``encoder`` config; refuses a folder
+    whose encoder is the base one or a whole fine-tuned transformer (which travels as 90 MB)."""
+    folder = Path(folder)
+    cfg_path = folder / MODEL_CONFIG
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{folder}: not a transcript-qa model folder (no {MODEL_CONFIG})")
+    enc_cfg = json.loads(cfg_path.read_text()).get("encoder", {})
+    if not enc_cfg.get("delta"):
+        raise ValueError(f"{folder}: its encoder has no fine-tuned layers (encoder.delta in {MODEL_CONFIG}); "
+                         "encoder_from takes a model trained with --finetune-encoder --finetune-layers K")
+    delta_file = folder / enc_cfg["delta"]["file"]
+    if not delta_file.exists():
+        raise FileNotFoundError(f"{delta_file}: no such file (the fine-tuned layers {cfg_path} names)")
+    return delta_file, enc_cfg
 
 
 def _held_paths(test: str | Path | None, extra_eval: dict[str, str | Path] | None) -> dict[str, str | Path]:

@@ -6,6 +6,7 @@ import json
 import platform
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -367,6 +368,10 @@ def train_heads_ensemble(
         return train_heads(train, dev, encoder, cfg, init=init, cache_dir=cache_dir, progress=progress)
     members, infos = [], []
     t0 = time.time()
+    if cfg.workers > 1 and not _rebuildable(encoder):
+        warnings.warn("this encoder was changed in memory (fine-tuned, not saved), so worker processes cannot "
+                      "rebuild it: training the ensemble members one at a time", stacklevel=2)
+        cfg = replace(cfg, workers=1)
     if cfg.workers > 1:
         init_states = None
         if init is not None:  # member k starts from init's member k (or from init), in its worker too
@@ -403,6 +408,20 @@ def _heads_from_state(state: dict, config: dict, device: str):
     return heads.to(device).eval()
 
 
+def _encoder_spec(encoder) -> dict:
+    """What a worker process needs to rebuild ``encoder``: its folder, device, dtype and length, and the
+    fine-tuned layers laid over it (without them the worker would read the base encoder's vectors)."""
+    delta = getattr(encoder, "delta_path", None)
+    return {"path": str(encoder.path), "device": encoder.device, "dtype": encoder.dtype,
+            "max_length": encoder.max_length, "delta": str(delta) if delta else None}
+
+
+def _rebuildable(encoder) -> bool:
+    """Whether ``_encoder_spec`` rebuilds ``encoder`` exactly: its cache tag, if any, comes from a
+    saved delta file (an in-memory fine-tuned encoder has a tag but nothing a worker could load)."""
+    return not getattr(encoder, "cache_tag", "") or getattr(encoder, "delta_path", None) is not None
+
+
 def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init_state=None):
     """One ensemble member in a worker process: the encoder is rebuilt there (the vectors come from
     the disk cache the parent filled); ``init_state`` (state dict, model config) is the member a
@@ -414,6 +433,8 @@ def _member_worker(train, dev, enc_spec: dict, cfg: TrainConfig, cache_dir, init
     torch.set_num_threads(1)
     enc = TurnEncoder(enc_spec["path"], device=enc_spec["device"], dtype=enc_spec["dtype"],
                       max_length=enc_spec["max_length"])
+    if enc_spec.get("delta"):
+        enc.apply_delta(enc_spec["delta"])
     init = None
     if init_state is not None:
         state, config = init_state
@@ -442,8 +463,7 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
             embed_calls(_with_augmentation(train, replace(cfg, seed=cfg.seed + k)), encoder, cache_dir)
         embed_calls(dev, encoder, cache_dir)
     t_pre = time.time() - t0
-    spec = {"path": str(encoder.path), "device": encoder.device, "dtype": encoder.dtype,
-            "max_length": encoder.max_length}
+    spec = _encoder_spec(encoder)
     with ProcessPoolExecutor(max_workers=min(cfg.workers, n), mp_context=mp.get_context("spawn")) as ex:
         futures = {ex.submit(_member_worker, list(train), list(dev), spec, replace(cfg, seed=cfg.seed + k, workers=1),
                              cache_dir, init_states[k] if init_states else None): k for k in range(n)}
