@@ -168,9 +168,11 @@ def test_cli_train_and_evaluate(small_split, tmp_path):
     held = tmp_path / "held_out.jsonl"
     held.write_text("\n".join((CALLS / "test.jsonl").read_text().splitlines()[:3]) + "\n")
     r = runner.invoke(app, ["train", "--data", str(small_split / "train.jsonl"), "--dev", str(small_split / "dev.jsonl"),
-                            "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu", "--quiet",
+                            "--out", str(out), "--epochs", "2", "--no-augment", "--device", "cpu",
                             "--ensemble", "2", "--workers", "2", "--also-eval", str(held), "--cue-dropout", "0.3"])
     assert r.exit_code == 0, r.output
+    # not a terminal (a log, CI): progress comes as plain lines, one per finished member
+    assert "training: members done 1/2, member" in r.output and "training: members done 2/2" in r.output
     cfg = json.loads((out / "transcript_qa.json").read_text())
     assert cfg["training"]["workers"] == 2  # the two members trained in two processes
     assert json.loads((out / "metrics.json").read_text())["training"]["config"]["cue_dropout"] == 0.3

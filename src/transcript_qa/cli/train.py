@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -77,26 +78,29 @@ def train_cmd(
     except (ValueError, RuntimeError) as e:
         raise typer.BadParameter(str(e))
     bar = None
-    if not quiet:
+    per_member = workers > 1 and ensemble > 1 and not finetune_encoder
+    unit = "members done" if per_member else "epoch"
+    if not quiet and sys.stderr.isatty():
         from rich.progress import BarColumn, Progress, TextColumn
 
-        per_member = workers > 1 and ensemble > 1 and not finetune_encoder
-        unit = "members done" if per_member else "epoch"
         bar = Progress(TextColumn("training"), BarColumn(), TextColumn(f"{unit} {{task.completed}}/{{task.total}}"),
                        TextColumn("{task.fields[info]}"), transient=True)
         bar.start()
         task = bar.add_task("train", total=ensemble if per_member else epochs, info="")
-        if per_member:
-            err(f"training {ensemble} members in {min(workers, ensemble)} processes; progress is per member")
+    if per_member and not quiet:
+        err(f"training {ensemble} members in {min(workers, ensemble)} processes; progress is per member")
 
     def progress(step: int, total: int, rec: dict) -> None:
-        if bar is None:
+        if quiet:
             return
         if "members_done" in rec:  # parallel members: one update as each finishes
             info = f"member {rec['member'] + 1}: best epoch {rec['best_epoch']}, dev {rec['dev_score']:.3f}"
         else:
             info = f"loss {rec['loss']:.3f} dev {rec['dev_score']:.3f}"
-        bar.update(task, completed=step, total=total, info=info)
+        if bar is not None:
+            bar.update(task, completed=step, total=total, info=info)
+        elif per_member or finetune_encoder or step % 10 == 0:  # a log, not a terminal: plain lines
+            err(f"training: {unit} {step}/{total}, {info}")
 
     try:
         result = train(data, out, dev, test, tasks=task_list, base_model=base_model, init_model=init_model,
