@@ -308,6 +308,12 @@ def test_train_encoder_from_puts_heads_over_the_finetuned_layers(finetuned_top, 
     back = Analyzer.load(out, device="cpu", dtype="fp32")
     assert back.encoder.cache_tag == delta_tag(src / "encoder_delta.safetensors")
     assert "fine-tuned layers" in " ".join((out / "README.md").read_text().split())
+    # heads retrained over the same layers, in the same folder (how make train-default retrains them)
+    train(tiny_split / "train.jsonl", out, tiny_split / "dev.jsonl", encoder_from=out, device="cpu", dtype="fp32",
+          force=True, cache_dir=tmp_path / "cache", config=TrainConfig(epochs=1, hidden=16, ensemble=1, augment_asr=False))
+    again = json.loads((out / "transcript_qa.json").read_text())["encoder"]
+    assert again["from_model"] == src.name and again["delta"] == cfg["encoder"]["delta"]
+    assert (out / "encoder_delta.safetensors").read_bytes() == (src / "encoder_delta.safetensors").read_bytes()
     # the training vectors were the fine-tuned encoder's: only tagged cache entries were written
     base_dev = load_labeled(tiny_split / "dev.jsonl")
     from transcript_qa.training.data import embed_calls

@@ -121,7 +121,8 @@ def train(
         target = out / enc_cfg["delta"]["file"]
         if not (target.exists() and target.samefile(delta_file)):
             shutil.copyfile(delta_file, target)
-        extra["encoder"] = dict(enc_cfg, from_model=Path(encoder_from).name)
+        # from_model: the folder whose fine-tuning made these layers (kept when they were passed on before)
+        extra["encoder"] = dict(enc_cfg, from_model=enc_cfg.get("from_model") or Path(encoder_from).name)
     # a fine-tuned model has its own encoder: encode with it, and without the base encoder's cache
     enc, cache = (analyzer.encoder, None) if finetune_encoder else (encoder, cache_dir)
     return _finish(analyzer, metrics["dev"], training, out, held_out, held_paths, enc, cache, extra, force, card_notes)
