@@ -328,6 +328,11 @@ def test_encoder_from_refuses_a_folder_without_finetuned_layers(tiny_split, tmp_
 
     with pytest.raises(ValueError, match="no fine-tuned layers"):
         train(tiny_split / "train.jsonl", tmp_path / "o", tiny_split / "dev.jsonl", encoder_from=ROOT / "models" / "default")
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "transcript_qa.json").write_text(json.dumps({"encoder": {"in_model_dir": True}}))
+    with pytest.raises(ValueError, match="whole encoder was fine-tuned"):
+        train(tiny_split / "train.jsonl", tmp_path / "o", tiny_split / "dev.jsonl", encoder_from=whole)
     with pytest.raises(FileNotFoundError, match="not a transcript-qa model folder"):
         train(tiny_split / "train.jsonl", tmp_path / "o", tiny_split / "dev.jsonl", encoder_from=tmp_path)
 

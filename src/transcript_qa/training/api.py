@@ -130,12 +130,15 @@ def train(
 
 def _delta_source(folder: str | Path) -> tuple[Path, dict[str, Any]]:
     """The fine-tuned layers file of model ``folder`` and its ``encoder`` config; refuses a folder
-    whose encoder is the base one or a whole fine-tuned transformer (which travels as 90 MB)."""
+    whose encoder is the base one or a whole fine-tuned transformer."""
     folder = Path(folder)
     cfg_path = folder / MODEL_CONFIG
     if not cfg_path.exists():
         raise FileNotFoundError(f"{folder}: not a transcript-qa model folder (no {MODEL_CONFIG})")
     enc_cfg = json.loads(cfg_path.read_text()).get("encoder", {})
+    if enc_cfg.get("in_model_dir"):
+        raise ValueError(f"{folder}: its whole encoder was fine-tuned (90 MB in the folder); encoder_from takes a "
+                         "model whose top layers alone were fine-tuned (--finetune-encoder --finetune-layers K)")
     if not enc_cfg.get("delta"):
         raise ValueError(f"{folder}: its encoder has no fine-tuned layers (encoder.delta in {MODEL_CONFIG}); "
                          "encoder_from takes a model trained with --finetune-encoder --finetune-layers K")
