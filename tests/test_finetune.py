@@ -315,11 +315,10 @@ def test_train_encoder_from_puts_heads_over_the_finetuned_layers(finetuned_top, 
     assert again["from_model"] == src.name and again["delta"] == cfg["encoder"]["delta"]
     assert (out / "encoder_delta.safetensors").read_bytes() == (src / "encoder_delta.safetensors").read_bytes()
     # the training vectors were the fine-tuned encoder's: only tagged cache entries were written
-    base_dev = load_labeled(tiny_split / "dev.jsonl")
     from transcript_qa.training.data import embed_calls
 
     n = len(list((tmp_path / "cache").glob("emb-*.npy")))
-    embed_calls(base_dev, back.encoder, tmp_path / "cache")
+    embed_calls(load_labeled(tiny_split / "dev.jsonl"), back.encoder, tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("emb-*.npy"))) == n  # dev was cached under the delta's key
 
 
