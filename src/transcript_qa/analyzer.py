@@ -51,6 +51,22 @@ class DecodeOptions:
     evidence_turns: int = 3
 
 
+def model_encoder(mdir: Path, enc_cfg: dict[str, Any], device: str = "auto", dtype: str = "auto",
+                  encoder_path: str | Path | None = None, batch_size: int = 64):
+    """The encoder a model folder ``mdir`` names in its config's ``encoder`` entry ``enc_cfg``: the
+    folder's own (a whole fine-tuned encoder), else ``encoder_path``, else the pip package's, with
+    the folder's fine-tuned top layers laid over it when it has them (``encoder.delta``)."""
+    from .encoder import TurnEncoder
+
+    if encoder_path is None and enc_cfg.get("in_model_dir"):
+        encoder_path = mdir
+    encoder = TurnEncoder(encoder_path, device=device, dtype=dtype, max_length=enc_cfg.get("max_length", 128),
+                          batch_size=batch_size)
+    if enc_cfg.get("delta"):  # the top layers fine-tuned: the base encoder, then the model's own layers over it
+        encoder.apply_delta(Path(mdir) / enc_cfg["delta"]["file"])
+    return encoder
+
+
 class Analyzer:
     """The trained heads plus the turn encoder they were trained on."""
 
@@ -79,7 +95,6 @@ class Analyzer:
         fine-tuned encoder (whole or in part) refuses it."""
         from safetensors.torch import load_file
 
-        from .encoder import TurnEncoder
         from .heads import build_heads
 
         mdir = Path(path) if path else default_model_path()
@@ -93,12 +108,8 @@ class Analyzer:
             if enc_cfg.get("in_model_dir") or delta:
                 raise ValueError(f"{mdir}: this model has its own fine-tuned encoder; it cannot share another")
         else:
-            if encoder_path is None and enc_cfg.get("in_model_dir"):
-                encoder_path = mdir
-            encoder = TurnEncoder(encoder_path, device=device, dtype=dtype,
-                                  max_length=enc_cfg.get("max_length", 128), batch_size=batch_size)
-            if delta:  # the top layers fine-tuned: the base encoder, then the model's own layers over it
-                encoder.apply_delta(mdir / delta["file"])
+            encoder = model_encoder(mdir, enc_cfg, device=device, dtype=dtype, encoder_path=encoder_path,
+                                    batch_size=batch_size)
         heads = build_heads(config)
         heads.load_state_dict(load_file(str(mdir / HEADS_FILE)))
         heads.eval().to(encoder.device)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from ..analyzer import MODEL_CONFIG, Analyzer
+from ..analyzer import MODEL_CONFIG, Analyzer, model_encoder
 from ..evaluation import evaluate, headline
 from .card import render_card
 from .data import LabeledCall, LabeledDataError, embed_calls, file_hash, load_labeled
@@ -96,9 +96,8 @@ def train(
     if set(cfg.tasks) != set(ALL_TASKS):
         init = Analyzer.load(init_model, device=device, dtype=dtype)
         encoder = init.encoder
-    elif from_enc is not None:  # built as Analyzer.load builds that folder's encoder
-        encoder = TurnEncoder(None, device=device, dtype=dtype, max_length=from_enc[1].get("max_length", 128))
-        encoder.apply_delta(from_enc[0])
+    elif from_enc is not None:  # that folder's encoder, as Analyzer.load builds it
+        encoder = model_encoder(Path(encoder_from), from_enc[1], device=device, dtype=dtype)
     else:
         encoder = TurnEncoder(base_model, device=device, dtype=dtype)
     if finetune_encoder:
