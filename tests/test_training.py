@@ -300,3 +300,21 @@ def test_merging_parts_gives_the_ensemble_trained_in_one_run(small_split, encode
         merge_models([tmp_path / "s13", tmp_path / "s14"], tmp_path / "bad", dv, dv, cache_dir=None)
     with pytest.raises(ValueError, match="seed"):  # a part given twice overlaps itself
         merge_models([tmp_path / "s13", tmp_path / "s13"], tmp_path / "bad", tr, dv, cache_dir=None)
+
+
+def test_an_ensemble_encodes_its_written_calls_once(small_split, encoder, tmp_path, monkeypatch):
+    """Members differ only in their seeded ASR copies: the written calls are cached apart and encoded once."""
+    from transcript_qa.training.data import augment_asr
+    from transcript_qa.training.trainer import train_heads_ensemble
+
+    tr, dv = load_labeled(small_split / "train.jsonl"), load_labeled(small_split / "dev.jsonl")
+    encoded: list[str] = []
+    real = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, *a, **k: (encoded.extend(texts), real(texts, *a, **k))[1])
+    train_heads_ensemble(tr, dv, encoder, TrainConfig(epochs=1, patience=1, hidden=16, ensemble=2, augment_asr=True),
+                         cache_dir=tmp_path / "cache")
+    written = [t.text for lc in tr for t in lc.call.turns]
+    copies = [[t.text for lc in augment_asr(tr, seed) for t in lc.call.turns] for seed in (13, 14)]
+    dev_texts = [t.text for lc in dv for t in lc.call.turns]
+    assert copies[0] != copies[1]  # the members' copies differ, so each is encoded
+    assert len(encoded) == len(written) + len(copies[0]) + len(copies[1]) + len(dev_texts)

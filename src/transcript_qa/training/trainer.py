@@ -219,9 +219,15 @@ def model_config(heads_cfg: dict, encoder, decode: dict, extra: dict | None = No
     return cfg
 
 
-def _with_augmentation(train: Sequence[LabeledCall], cfg: TrainConfig) -> list[LabeledCall]:
-    """The calls a member trains on: ``train`` plus, with ``cfg.augment_asr``, its ASR-style copies (seeded)."""
-    return list(train) + (augment_asr(train, cfg.seed) if cfg.augment_asr else [])
+def _training_set(train: Sequence[LabeledCall], cfg: TrainConfig, encoder,
+                  cache_dir: str | Path | None) -> tuple[list[LabeledCall], list[np.ndarray]]:
+    """The calls a member trains on (``train`` plus, with ``cfg.augment_asr``, its seeded ASR-style copies)
+    and their turn vectors. The written calls and the copies are
+    encoded (and cached) apart: the members of an ensemble differ only in their copies, so the written
+    calls are encoded once, not once per member."""
+    copies = augment_asr(train, cfg.seed) if cfg.augment_asr else []
+    vecs = embed_calls(train, encoder, cache_dir) + (embed_calls(copies, encoder, cache_dir) if copies else [])
+    return list(train) + copies, vecs
 
 
 def train_heads(
@@ -249,8 +255,8 @@ def train_heads(
         raise LabeledDataError("no dev calls: pass --dev FILE (used for early stopping and model selection)")
     _seed(cfg.seed)
     t0 = time.time()
-    train_all = _with_augmentation(train, cfg)
-    tr_items = _prepare(train_all, embed_calls(train_all, encoder, cache_dir))
+    train_all, train_vecs = _training_set(train, cfg, encoder, cache_dir)
+    tr_items = _prepare(train_all, train_vecs)
     dev_embs = embed_calls(dev, encoder, cache_dir)
     dev_feats = [_call_item(lc)["feats"] for lc in dev]
     t_enc = time.time() - t0
@@ -460,7 +466,7 @@ def _train_members_parallel(train, dev, encoder, cfg: TrainConfig, n: int, cache
     t0 = time.time()
     if cache_dir:  # encode once here, the very sets train_heads asks for; the workers read them from the cache
         for k in range(n if cfg.augment_asr else 1):
-            embed_calls(_with_augmentation(train, replace(cfg, seed=cfg.seed + k)), encoder, cache_dir)
+            _training_set(train, replace(cfg, seed=cfg.seed + k), encoder, cache_dir)
         embed_calls(dev, encoder, cache_dir)
     t_pre = time.time() - t0
     spec = _encoder_spec(encoder)
