@@ -2,7 +2,7 @@
 """Train the default model shipped in models/default, from the frozen corpus, in one command.
 
 Heads on frozen all-MiniLM-L6-v2 vectors: train on datasets/calls/train.jsonl, select on dev.jsonl,
-report test.jsonl and the four unseen-writer sets (none used for training or selection) and the 12
+report test.jsonl and every unseen-writer set (none used for training or selection) and the 12
 hand-labelled real Harper Valley calls, and write the model card.
 Usage: python scripts/train_default.py [--out models/default] [--seed 13] [--workers N] [--device cpu]
        python scripts/train_default.py --card-only     # re-render the card from metrics.json
@@ -33,7 +33,9 @@ other file and with no error read. **unseen_writers_r6** (30 calls) is by one ro
 Nigeria, Kenya, Malaysia and the Philippines), in no other file and with no error read; four of its
 five industries are new to the model (its school instrument rentals are not: other round-six
 writers wrote instrument hire too). The 16 resolved calls of each of r5 and r6 make their
-resolution-turn figures especially coarse (one call is 0.06).
+resolution-turn figures especially coarse (one call is 0.06). **unseen_writers_r7** (30 calls) is by
+one round-seven writer (w50: Wales, Northern Ireland, Texas and Louisiana), in no other file, in five
+industries no other writer covers.
 **real_hvb** is the 12 hand-labelled real Harper Valley Bank calls: all are resolved and none has an
 offer, so their outcome macro-F1 averages over classes that do not occur (outcome accuracy is the
 number to read) and their offer F1 and timing F1 of 1.0 only say that no offer was flagged. None of
