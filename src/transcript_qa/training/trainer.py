@@ -222,9 +222,8 @@ def model_config(heads_cfg: dict, encoder, decode: dict, extra: dict | None = No
 def _training_set(train: Sequence[LabeledCall], cfg: TrainConfig, encoder,
                   cache_dir: str | Path | None) -> tuple[list[LabeledCall], list[np.ndarray]]:
     """The calls a member trains on (``train`` plus, with ``cfg.augment_asr``, its seeded ASR-style copies)
-    and their turn vectors. The written calls and the copies are
-    encoded (and cached) apart: the members of an ensemble differ only in their copies, so the written
-    calls are encoded once, not once per member."""
+    and their turn vectors. The written calls and the copies are encoded (and cached) apart: the members
+    of an ensemble differ only in their copies, so the written calls are encoded once, not once per member."""
     copies = augment_asr(train, cfg.seed) if cfg.augment_asr else []
     vecs = embed_calls(train, encoder, cache_dir) + (embed_calls(copies, encoder, cache_dir) if copies else [])
     return list(train) + copies, vecs
