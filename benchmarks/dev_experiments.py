@@ -59,11 +59,9 @@ def main(argv: list[str]) -> int:
     cfg = TrainConfig(**kw)
     data, cache = ROOT / "datasets" / "calls", str(ROOT / ".cache" / "transcript-qa")
     if encoder_from:  # the encoder of that folder, as Analyzer.load builds it (base + its fine-tuned layers)
-        from transcript_qa.analyzer import MODEL_CONFIG, model_encoder
+        from transcript_qa.analyzer import model_encoder
 
-        mdir = ROOT / str(encoder_from)
-        enc = model_encoder(mdir, json.loads((mdir / MODEL_CONFIG).read_text()).get("encoder", {}), device=device,
-                            dtype=dtype)
+        enc = model_encoder(ROOT / str(encoder_from), device=device, dtype=dtype)
     else:
         enc = TurnEncoder(device=device, dtype=dtype)
     train, dev = load_labeled(data / "train.jsonl"), load_labeled(data / "dev.jsonl")

@@ -307,6 +307,11 @@ def test_train_encoder_from_puts_heads_over_the_finetuned_layers(finetuned_top, 
     assert cfg["encoder"]["delta"] == src_cfg["encoder"]["delta"] and cfg["encoder"]["from_model"] == src.name
     back = Analyzer.load(out, device="cpu", dtype="fp32")
     assert back.encoder.cache_tag == delta_tag(src / "encoder_delta.safetensors")
+    from transcript_qa.analyzer import model_encoder  # the folder's encoder, its config read from the folder
+
+    alone = model_encoder(out, device="cpu", dtype="fp32")
+    assert (alone.cache_tag, alone.max_length, alone.delta_path) == (
+        back.encoder.cache_tag, back.encoder.max_length, back.encoder.delta_path)
     assert "fine-tuned layers" in " ".join((out / "README.md").read_text().split())
     # heads retrained over the same layers, in the same folder (how make train-default retrains them)
     train(tiny_split / "train.jsonl", out, tiny_split / "dev.jsonl", encoder_from=out, device="cpu", dtype="fp32",

@@ -51,12 +51,16 @@ class DecodeOptions:
     evidence_turns: int = 3
 
 
-def model_encoder(mdir: Path, enc_cfg: dict[str, Any], device: str = "auto", dtype: str = "auto",
+def model_encoder(mdir: Path, enc_cfg: dict[str, Any] | None = None, device: str = "auto", dtype: str = "auto",
                   encoder_path: str | Path | None = None, batch_size: int = 64):
-    """The encoder a model folder ``mdir`` names in its config's ``encoder`` entry ``enc_cfg``: the
-    folder's own (a whole fine-tuned encoder), else ``encoder_path``, else the pip package's, with
-    the folder's fine-tuned top layers laid over it when it has them (``encoder.delta``)."""
+    """The encoder a model folder ``mdir`` names in its config's ``encoder`` entry ``enc_cfg`` (read from
+    the folder when not given): the folder's own (a whole fine-tuned encoder), else ``encoder_path``,
+    else the pip package's, with the folder's fine-tuned top layers laid over it when it has them
+    (``encoder.delta``)."""
     from .encoder import TurnEncoder
+
+    if enc_cfg is None:
+        enc_cfg = json.loads((Path(mdir) / MODEL_CONFIG).read_text(encoding="utf-8")).get("encoder", {})
 
     if encoder_path is None and enc_cfg.get("in_model_dir"):
         encoder_path = mdir
