@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """A model on every written call it never trained or selected on, pooled: test plus every
-unseen-writer set (294 calls after round eight; the sets come from CORPUS_SPLITS), with 95% bootstrap intervals, and each set alone.
+unseen-writer set (294 calls after round eight; the sets come from CORPUS_SPLITS), with 95%
+bootstrap intervals, and each set alone.
 
 One split of 84 calls moves a macro-F1 by a few hundredths per call; the pooled numbers say more
 about calls the model has never seen. Numbers as `transcript-qa evaluate` gives them (encoder dtype
