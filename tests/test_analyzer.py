@@ -196,20 +196,18 @@ def test_feature_columns_name_what_a_model_needs():
         feature_columns(["is_agent", "lex_telepathy"])
 
 
-def test_proposal_and_done_cues_read_the_form_of_a_turn_not_its_topic():
-    from transcript_qa.features import lexicon_hits
+def test_done_cue_reads_the_form_of_a_turn_not_its_topic():
+    from transcript_qa.features import FEATURE_NAMES, lexicon_hits, turn_features
 
-    # the same topic (a transfer to savings), proposed vs reported as done, clean and ASR-style
-    proposed = ["Would you like me to set up a monthly transfer into savings?",
-                "while i have you we do an automatic sweep into savings its free to set up",
-                "Just so you know, a lot of our customers add the overdraft cover."]
+    # the same topic (a transfer to savings), reported as done or put to the customer, clean and ASR-style
     done = ["One hundred dollars has been transferred from your savings to your checking account.",
+            "so uh one hundred dollars has been transferred from your savings account to your checking account",
             "okay thats gone through your balance is now four hundred",
             "I've updated the address and you're all set."]
-    for t in proposed:
-        assert lexicon_hits(t)["proposal"] == 1 and lexicon_hits(t)["done"] == 0, t
-    for t in done:
-        assert lexicon_hits(t)["done"] == 1 and lexicon_hits(t)["proposal"] == 0, t
-    # a plain service question is neither
-    neither = lexicon_hits("is there anything else i can help you with")
-    assert neither["proposal"] == 0 and neither["done"] == 0
+    proposed = ["Would you like me to set up a monthly transfer into savings?",
+                "while i have you we do an automatic sweep into savings its free to set up",
+                "is there anything else i can help you with"]
+    assert all(lexicon_hits(t)["done"] == 1 for t in done)
+    assert not any(lexicon_hits(t)["done"] for t in proposed)
+    f = turn_features(done[:1] + proposed[:1], [True, True])
+    assert f[:, FEATURE_NAMES.index("lex_done")].tolist() == [1.0, 0.0]
