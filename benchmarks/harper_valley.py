@@ -60,22 +60,16 @@ def outcome_changes(results: list, before: list) -> list[dict]:
             for r, b in zip(results, before) if r.outcome != b.outcome]
 
 
-def main() -> int:
-    from transcript_qa.analyzer import Analyzer
-    from transcript_qa.evaluation import evaluate, headline
+def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tuple[int, int]]]:
+    """Run the analyzer over the real calls in ``folder``: (numbers, calls, results, per dialog act
+    (agreeing turns, turns)). The numbers are the stage agreement with the dialog acts, the offers
+    flagged (every one is false: the calls have none) and the outcome mix."""
     from transcript_qa.sources import iter_calls
-    from transcript_qa.training.api import display_path
-    from transcript_qa.training.data import load_labeled
     from transcript_qa.transcript import Call
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folder", type=Path, default=ROOT / "tests/fixtures/harper_valley/transcript")
-    ap.add_argument("--model", type=Path)
-    ap.add_argument("--compare", type=Path, help="a second model folder: list the calls whose outcome differs")
-    ap.add_argument("--json", type=Path)
-    a = ap.parse_args()
-    an = Analyzer.load(a.model)
-    calls = [c for c in iter_calls(a.folder) if isinstance(c, Call)]
+    calls = [c for c in iter_calls(folder) if isinstance(c, Call)]
+    if not calls:
+        raise SystemExit(f"{folder}: no call found")
     res = list(an.analyze_many(calls))
     agree = total = 0
     per_act: Counter = Counter()
@@ -101,6 +95,24 @@ def main() -> int:
         "outcomes": dict(Counter(r.outcome for r in res)), "flagged_offer_turns": flagged,
         "stages_predicted": dict(Counter(t.stage for r in res for t in r.turns)),
     }
+    return out, calls, res, {k: (per_act_ok[k], n) for k, n in per_act.most_common()}
+
+
+def main() -> int:
+    from transcript_qa.analyzer import Analyzer
+    from transcript_qa.evaluation import evaluate, headline
+    from transcript_qa.training.api import display_path
+    from transcript_qa.training.data import load_labeled
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folder", type=Path, default=ROOT / "tests/fixtures/harper_valley/transcript")
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--compare", type=Path, help="a second model folder: list the calls whose outcome differs")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    an = Analyzer.load(a.model)
+    out, calls, res, per_act = real_call_report(an, a.folder)
+    total, offers, flagged = out["turns_with_stage_acts"], out["offers_flagged"], out["flagged_offer_turns"]
     gold_file = ROOT / "datasets/calls/real_hvb.jsonl"
     if gold_file.exists():
         gold = load_labeled(gold_file)
@@ -111,8 +123,8 @@ def main() -> int:
                                            "offers_flagged": sum(len(p.offers) for p in preds)}
     print(f"Harper Valley: {out['calls']} real calls, {out['turns']} turns ({a.folder})")
     print(f"  stage agreement with dialog acts: {out['stage_agreement_with_dialog_acts']} on {total} turns")
-    for k, n in per_act.most_common(8):
-        print(f"    {k:<45} {per_act_ok[k]}/{n}")
+    for k, (ok, n) in list(per_act.items())[:8]:
+        print(f"    {k:<45} {ok}/{n}")
     print(f"  offers flagged: {offers} in {out['calls_with_an_offer_flagged']} calls (the calls have none)")
     for f in flagged:
         print(f"    flagged: {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
