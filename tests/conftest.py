@@ -69,3 +69,18 @@ def tiny_analyzer(tiny_model):
     from transcript_qa.analyzer import Analyzer
 
     return Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Load a script of the repo (``scripts/NAME.py``, ``benchmarks/NAME.py``) as a module, to test its functions."""
+    import importlib.util
+
+    def load(relpath: str):
+        path = ROOT / relpath
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

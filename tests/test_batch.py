@@ -436,3 +436,44 @@ def test_cli_force_overwrites(tmp_path, tiny_model):
     assert r.exit_code == 0, r.output
     with open(out, newline="", encoding="utf-8") as fh:
         assert {row["call_id"] for row in csv.DictReader(fh)} == set(good)
+
+
+# ---- the offer threshold a run uses -----------------------------------------------------------------
+def _offers_and_threshold(out: Path) -> tuple[dict[str, set[int]], set[float], list[float]]:
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    return ({r["call_id"]: {o["turn"] for o in r["offers"]} for r in rows}, {r["model"]["offer_threshold"] for r in rows},
+            [o["confidence"] for r in rows for o in r["offers"]])
+
+
+def test_offer_threshold_option_replaces_the_models_and_is_recorded(tmp_path, tiny_model):
+    src = tmp_path / "calls"
+    write_good(src)
+    own = json.loads((tiny_model / "transcript_qa.json").read_text())["decode"]["offer_threshold"]
+    runs = {}
+    for name, extra in (("own", []), ("low", ["--offer-threshold", "0.000001"]), ("high", ["--offer-threshold", "0.9"])):
+        out = tmp_path / f"{name}.jsonl"
+        r = invoke("analyze", src, "--out", out, "--model", tiny_model, "--quiet", *extra)
+        assert r.exit_code == 0, r.output
+        runs[name] = _offers_and_threshold(out)
+    assert runs["own"][1] == {own} and runs["low"][1] == {0.000001} and runs["high"][1] == {0.9}
+    for name, thr in (("own", own), ("low", 0.000001), ("high", 0.9)):
+        assert all(c >= round(thr, 4) for c in runs[name][2])
+    calls = [json.loads(line) for line in (tmp_path / "own.jsonl").read_text().splitlines()]
+    agent = {c["call_id"]: {t["index"] for t in c["turns"] if t["role"] == "agent"} for c in calls}
+    assert agent["good-1"] == {0, 2, 4}  # TURNS_A alternates agent and customer
+    # a near-zero threshold flags every agent turn (and no customer turn); a higher one keeps a subset
+    assert runs["low"][0] == agent
+    assert own <= 0.9
+    for cid in agent:
+        assert runs["high"][0][cid] <= runs["own"][0][cid] <= runs["low"][0][cid]
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "-0.2"])
+def test_offer_threshold_outside_0_1_is_refused(tmp_path, tiny_model, bad):
+    src = tmp_path / "calls"
+    write_good(src)
+    r = invoke("analyze", src, "--out", tmp_path / "r.jsonl", "--model", tiny_model, "--offer-threshold", bad)
+    assert r.exit_code == 2 and "--offer-threshold" in r.output
+    assert not (tmp_path / "r.jsonl").exists()
+    with pytest.raises(BatchError, match="offer threshold"):
+        analyze_archive(src, tmp_path / "r2.jsonl", model=tiny_model, offer_threshold=float(bad))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,11 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def sp():
-    spec = importlib.util.spec_from_file_location("second_pass", ROOT / "scripts" / "second_pass.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def sp(load_script):
+    return load_script("scripts/second_pass.py")
 
 
 @pytest.fixture

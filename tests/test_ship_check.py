@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,11 +13,8 @@ HV = ROOT / "tests" / "fixtures" / "harper_valley" / "transcript"
 
 
 @pytest.fixture(scope="module")
-def ship_check():
-    spec = importlib.util.spec_from_file_location("ship_check", ROOT / "scripts" / "ship_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def ship_check(load_script):
+    return load_script("scripts/ship_check.py")
 
 
 @pytest.fixture

@@ -318,3 +318,22 @@ def test_an_ensemble_encodes_its_written_calls_once(small_split, encoder, tmp_pa
     dev_texts = [t.text for lc in dv for t in lc.call.turns]
     assert copies[0] != copies[1]  # the members' copies differ, so each is encoded
     assert len(encoded) == len(written) + len(copies[0]) + len(copies[1]) + len(dev_texts)
+
+
+def test_evaluate_offer_threshold_shows_what_another_threshold_would_flag(small_split, tiny_model):
+    from transcript_qa.training.data import load_labeled
+
+    runner = CliRunner()
+    agent_turns = sum(t.role.value == "agent" for lc in load_labeled(small_split / "dev.jsonl") for t in lc.call.turns)
+    got = {}
+    for thr in ("0.000001", "0.99"):
+        r = runner.invoke(app, ["evaluate", "--model", str(tiny_model), "--gold", str(small_split / "dev.jsonl"),
+                                "--json", "--device", "cpu", "--dtype", "fp32", "--offer-threshold", thr])
+        assert r.exit_code == 0, r.output
+        got[thr] = json.loads(r.stdout)
+        assert got[thr]["offer_threshold"] == float(thr)
+    assert got["0.000001"]["offers"]["predicted_offers"] == agent_turns  # every agent turn flagged
+    assert got["0.99"]["offers"]["predicted_offers"] < agent_turns
+    r = runner.invoke(app, ["evaluate", "--model", str(tiny_model), "--gold", str(small_split / "dev.jsonl"),
+                            "--offer-threshold", "2"])
+    assert r.exit_code == 2 and "--offer-threshold" in r.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -49,6 +49,13 @@ class DecodeOptions:
     offer_threshold: float = 0.5
     transition_weight: float = 1.0
     evidence_turns: int = 3
+
+
+def check_offer_threshold(value: float) -> float:
+    """``value`` when it is a probability an offer can be flagged at (0 < value <= 1), else ValueError."""
+    if not 0 < value <= 1:
+        raise ValueError(f"offer threshold must be above 0 and at most 1, got {value}")
+    return float(value)
 
 
 def model_encoder(mdir: Path, enc_cfg: dict[str, Any] | None = None, device: str = "auto", dtype: str = "auto",
@@ -205,7 +212,7 @@ class Analyzer:
         return CallAnalysis(
             call_id=call.id, source=call.source, metadata=call.metadata, turns=turns, stages=stage_spans(stages),
             outcome=outcome, outcome_confidence=round(float(po.max()), 4), resolution_turn=res_turn, offers=offers,
-            offer_timing=timing, soft_skills=skills, model=self.info,
+            offer_timing=timing, soft_skills=skills, model=replace(self.info, offer_threshold=self.decode.offer_threshold),
         )
 
     def _skills(self, call: Call, r: dict[str, np.ndarray]) -> dict[str, SkillScore]:

@@ -287,14 +287,16 @@ def analyze_archive(
     read_options: ReadOptions | None = None,
     scorecard: Any = None,
     progress: Callable[[int, int | None], None] | bool | None = None,
+    offer_threshold: float | None = None,
 ) -> BatchSummary:
     """Analyse every call in ``source``; write one result per call to ``out``; return the totals.
 
     Bad files, members, lines or calls go to ``errors`` (JSON lines) and the run goes on. A batch
     closes at ``batch_size`` calls or ``max_batch_turns`` turns, so memory is bounded whatever the
-    call lengths and the archive size.
+    call lengths and the archive size. ``offer_threshold`` replaces the model's own (every result
+    records the one used, under ``model``).
     """
-    from .analyzer import Analyzer
+    from .analyzer import Analyzer, check_offer_threshold
     from .scorecard import Scorecard
 
     out = Path(out)
@@ -305,11 +307,18 @@ def analyze_archive(
         raise BatchError("--resume works with JSONL and CSV output; Parquet is written whole at the end")
     if force and resume:
         raise BatchError("--force and --resume exclude each other")
+    if offer_threshold is not None:
+        try:
+            offer_threshold = check_offer_threshold(offer_threshold)
+        except ValueError as e:
+            raise BatchError(str(e)) from None
     errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
     skip = done_ids(out, fmt) if resume else set()
     # a resumed run reads the bad files again; their problems are counted but not logged twice
     logged = _problem_keys(drop_torn_line(errors)) if resume else set()
     analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
+    if offer_threshold is not None:
+        analyzer.decode.offer_threshold = offer_threshold
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)
     summary = BatchSummary(str(source), str(out), str(errors), skipped_resume=0)

@@ -47,6 +47,9 @@ class ModelInfo:
     name: str
     version: str
     encoder: str = ""
+    # the offer probability at or above which an agent turn was flagged as an offer (the model's own,
+    # chosen on dev, unless the run set another); None in results written before it was recorded
+    offer_threshold: float | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgentOpt, CsvColOpt, DtypeOpt, FormatOpt, MaxBytesOpt, err, read_options
+from .common import AgentOpt, CsvColOpt, DtypeOpt, FormatOpt, MaxBytesOpt, OfferThresholdOpt, err, read_options
 
 
 @app.command("analyze")
@@ -32,6 +32,7 @@ def analyze_cmd(
     agent_speaker: Optional[list[str]] = AgentOpt,
     max_bytes: int = MaxBytesOpt,
     csv_column: Optional[list[str]] = CsvColOpt,
+    offer_threshold: Optional[float] = OfferThresholdOpt,
 ) -> None:
     """Analyse every call under SOURCE; write one result per call; exit 1 if any input failed."""
     from ..batch import BatchError, analyze_archive
@@ -48,7 +49,7 @@ def analyze_cmd(
         summary = analyze_archive(
             source if len(source) > 1 else source[0], out, model=model, out_format_name=out_format, errors=errors,
             force=force, resume=resume, batch_size=batch_size, device=device, dtype=dtype, read_options=opts, scorecard=card,
-            progress=not quiet,
+            progress=not quiet, offer_threshold=offer_threshold,
         )
     except BatchError as e:
         raise typer.BadParameter(str(e))

@@ -34,6 +34,18 @@ DtypeOpt = typer.Option("auto", "--dtype", callback=_check_dtype,
                         help="Encoder precision: auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16.")
 
 
+def _check_offer_threshold(value: Optional[float]) -> Optional[float]:
+    if value is not None and not 0 < value <= 1:
+        raise typer.BadParameter(f"must be above 0 and at most 1, got {value}")
+    return value
+
+
+OfferThresholdOpt = typer.Option(
+    None, "--offer-threshold", callback=_check_offer_threshold, metavar="P",
+    help="Flag an agent turn as an offer when its offer probability is at least P (default: the model's own, "
+         "chosen on dev; raise it for fewer, surer offers). Each result records the one used.")
+
+
 def read_options(format: Optional[str], agent_speaker: Optional[list[str]], max_bytes: int,
                  csv_column: Optional[list[str]] = None):
     """Build ReadOptions from CLI values, failing with exit 2 on bad ones."""

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from . import app
-from .common import DtypeOpt, err
+from .common import DtypeOpt, OfferThresholdOpt, err
 
 
 def _matrix(title: str, labels: list[str], m: list[list[int]]) -> list[str]:
@@ -56,13 +56,14 @@ def evaluate_cmd(
     dtype: str = DtypeOpt,
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, metavar="N",
                                   help="Add 95% intervals of the headline metrics from N resamples of the calls."),
+    offer_threshold: Optional[float] = OfferThresholdOpt,
 ) -> None:
     """Run MODEL on the gold calls and print per-task metrics against the human labels."""
     from ..training.api import evaluate_model
     from ..training.data import LabeledDataError
 
     try:
-        m = evaluate_model(model, gold, device=device, dtype=dtype, bootstrap=bootstrap)
+        m = evaluate_model(model, gold, device=device, dtype=dtype, bootstrap=bootstrap, offer_threshold=offer_threshold)
     except (LabeledDataError, FileNotFoundError) as e:
         err(f"error: {e}")
         raise typer.Exit(2)

@@ -282,11 +282,16 @@ def copy_encoder(src: str | Path, dst: str | Path) -> None:
 
 
 def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64,
-                   dtype: str = "auto", bootstrap: int = 0) -> dict[str, Any]:
+                   dtype: str = "auto", bootstrap: int = 0, offer_threshold: float | None = None) -> dict[str, Any]:
     """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``.
 
-    ``bootstrap`` > 0 adds 95% percentile intervals of the headline metrics (resampling calls)."""
+    ``bootstrap`` > 0 adds 95% percentile intervals of the headline metrics (resampling calls);
+    ``offer_threshold`` replaces the model's own (to see what a stricter or looser one does)."""
+    from ..analyzer import check_offer_threshold
+
     analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
+    if offer_threshold is not None:
+        analyzer.decode.offer_threshold = check_offer_threshold(offer_threshold)
     calls = load_labeled(gold)
     preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
     m = evaluate([lc.gold for lc in calls], preds)
@@ -298,6 +303,7 @@ def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "au
         m["bootstrap_samples"] = bootstrap
     m["model"] = str(analyzer.path)
     m["encoder_dtype"] = analyzer.encoder.dtype
+    m["offer_threshold"] = analyzer.decode.offer_threshold
     m["gold"] = str(gold)
     return m
 
