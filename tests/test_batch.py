@@ -477,3 +477,33 @@ def test_offer_threshold_outside_0_1_is_refused(tmp_path, tiny_model, bad):
     assert not (tmp_path / "r.jsonl").exists()
     with pytest.raises(BatchError, match="offer threshold"):
         analyze_archive(src, tmp_path / "r2.jsonl", model=tiny_model, offer_threshold=float(bad))
+
+
+def test_resume_refuses_to_mix_offer_thresholds_or_models_in_one_file(tmp_path, tiny_model):
+    src = tmp_path / "calls"
+    write_good(src)
+    out = tmp_path / "r.jsonl"
+    r = invoke("analyze", src, "--out", out, "--model", tiny_model, "--quiet", "--offer-threshold", "0.9")
+    assert r.exit_code == 0, r.output
+    rows = out.read_text().splitlines()
+    out.write_text("\n".join(rows[:1]) + "\n")  # as if killed after the first call
+    before = out.read_text()
+    r = invoke("analyze", src, "--out", out, "--model", tiny_model, "--quiet", "--resume", "--offer-threshold", "0.5")
+    assert r.exit_code == 2 and "offer_threshold 0.9" in " ".join(r.output.split())
+    assert out.read_text() == before  # nothing added to a file it would have mixed
+    # a model with another name likewise
+    renamed = tmp_path / "renamed"
+    import shutil
+
+    shutil.copytree(tiny_model, renamed)
+    cfg = json.loads((renamed / "transcript_qa.json").read_text())
+    cfg["name"] = "another-model"
+    (renamed / "transcript_qa.json").write_text(json.dumps(cfg))
+    r = invoke("analyze", src, "--out", out, "--model", renamed, "--quiet", "--resume", "--offer-threshold", "0.9")
+    assert r.exit_code == 2 and "another-model" in " ".join(r.output.split())
+    # the same setting resumes, and the file ends with every call once, all at one threshold
+    r = invoke("analyze", src, "--out", out, "--model", tiny_model, "--quiet", "--resume", "--offer-threshold", "0.9")
+    assert r.exit_code == 0, r.output
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(g["call_id"] for g in got) == sorted(write_good(tmp_path / "again"))
+    assert {g["model"]["offer_threshold"] for g in got} == {0.9}

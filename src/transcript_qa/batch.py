@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -140,6 +140,38 @@ def _problem_keys(data: bytes) -> set[str]:
         except ValueError:
             continue
     return keys
+
+
+def written_models(out: Path) -> list[dict[str, Any]]:
+    """The distinct ``model`` entries of a JSONL results file (whole lines only), in first-seen order."""
+    seen: list[dict[str, Any]] = []
+    if not out.exists():
+        return seen
+    with open(out, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # a torn last line
+            try:
+                m = json.loads(line).get("model")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(m, dict) and m not in seen:
+                seen.append(m)
+    return seen
+
+
+def _resume_mismatch(out: Path, info: Any) -> str | None:
+    """Why the results already in ``out`` cannot be continued by a model with ``info`` (a ModelInfo),
+    or None: a resumed run must not mix models or offer thresholds in one file."""
+    now = {"name": info.name, "version": info.version, "encoder": info.encoder, "offer_threshold": info.offer_threshold}
+    for m in written_models(out):
+        diff = [k for k in now if k in m and m[k] is not None and m[k] != now[k]]
+        if diff:
+            was = ", ".join(f"{k} {m[k]!r}" for k in diff)
+            is_ = ", ".join(f"{k} {now[k]!r}" for k in diff)
+            return (f"{out} holds results of another model setting ({was}); this run has {is_}. Resume with the same "
+                    "--model and --offer-threshold, or start again with --force")
+    return None
 
 
 def done_ids(out: Path, fmt: str) -> set[str]:
@@ -319,6 +351,10 @@ def analyze_archive(
     analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
     if offer_threshold is not None:
         analyzer.decode.offer_threshold = offer_threshold
+    if resume and fmt == "jsonl":  # CSV and Parquet rows do not carry the model
+        why = _resume_mismatch(out, replace(analyzer.info, offer_threshold=analyzer.decode.offer_threshold))
+        if why:
+            raise BatchError(why)
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)
     summary = BatchSummary(str(source), str(out), str(errors), skipped_resume=0)
