@@ -507,3 +507,13 @@ def test_resume_refuses_to_mix_offer_thresholds_or_models_in_one_file(tmp_path, 
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(g["call_id"] for g in got) == sorted(write_good(tmp_path / "again"))
     assert {g["model"]["offer_threshold"] for g in got} == {0.9}
+
+
+def test_offer_threshold_of_a_run_leaves_the_callers_analyzer_as_it_was(tmp_path, tiny_analyzer):
+    src = tmp_path / "calls"
+    write_good(src)
+    own = tiny_analyzer.decode.offer_threshold
+    analyze_archive(src, tmp_path / "r.jsonl", analyzer=tiny_analyzer, offer_threshold=0.95)
+    assert tiny_analyzer.decode.offer_threshold == own
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert {r["model"]["offer_threshold"] for r in rows} == {0.95}

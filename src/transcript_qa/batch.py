@@ -7,6 +7,7 @@ Reading runs in a background thread, overlapped with encoding.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -349,8 +350,9 @@ def analyze_archive(
     # a resumed run reads the bad files again; their problems are counted but not logged twice
     logged = _problem_keys(drop_torn_line(errors)) if resume else set()
     analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
-    if offer_threshold is not None:
-        analyzer.decode.offer_threshold = offer_threshold
+    if offer_threshold is not None:  # on a copy: the caller's analyzer keeps its own threshold
+        analyzer = copy.copy(analyzer)
+        analyzer.decode = replace(analyzer.decode, offer_threshold=offer_threshold)
     if resume and fmt == "jsonl":  # CSV and Parquet rows do not carry the model
         why = _resume_mismatch(out, replace(analyzer.info, offer_threshold=analyzer.decode.offer_threshold))
         if why:

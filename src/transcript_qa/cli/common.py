@@ -35,9 +35,12 @@ DtypeOpt = typer.Option("auto", "--dtype", callback=_check_dtype,
 
 
 def _check_offer_threshold(value: Optional[float]) -> Optional[float]:
-    if value is not None and not 0 < value <= 1:
-        raise typer.BadParameter(f"must be above 0 and at most 1, got {value}")
-    return value
+    from ..analyzer import check_offer_threshold
+
+    try:
+        return None if value is None else check_offer_threshold(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e))
 
 
 OfferThresholdOpt = typer.Option(
