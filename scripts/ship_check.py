@@ -4,9 +4,9 @@
 The rule the README has set before every run since round ten, with its numbers as options:
   (1) dev: the candidate's dev selection score is at least the shipped model's on the same dev
       calls minus --dev-margin (both scored here, fp32 turn vectors);
-  (2) real calls (a folder of Harper Valley calls, which have no offers): at least --min-resolved
-      calls called resolved, at most --max-offers offers flagged, stage agreement with the calls'
-      dialog acts at least --min-stage-agreement;
+  (2) real calls (a folder of Harper Valley calls, which have no offers; fp32 vectors too): at
+      least --min-resolved calls called resolved, at most --max-offers offers flagged, stage
+      agreement with the calls' dialog acts at least --min-stage-agreement;
   (3) no file of the candidate's folder over --max-file-mb (the repo's limit).
 It reads dev and the real calls only: never test or the held-out sets, which the rule reads after
 the decision, and only for a shipped model. (Their numbers are in the candidate's metrics.json,
