@@ -36,14 +36,11 @@ def _harper_valley():
 
 def dev_score(model: Path, dev: Path) -> tuple[float, dict]:
     """(selection score, headline) of a model on the dev file, fp32 vectors (as the training run)."""
-    from transcript_qa.analyzer import Analyzer
-    from transcript_qa.evaluation import evaluate, headline, selection_score
-    from transcript_qa.training.data import load_labeled
+    from transcript_qa.evaluation import selection_score
+    from transcript_qa.training.api import evaluate_model
 
-    gold = load_labeled(dev)
-    an = Analyzer.load(model, device="cpu", dtype="fp32")
-    m = evaluate([lc.gold for lc in gold], list(an.analyze_many([lc.call for lc in gold])))
-    return round(selection_score(m), 4), headline(m)
+    m = evaluate_model(model, dev, device="cpu", dtype="fp32")
+    return round(selection_score(m), 4), m["headline"]
 
 
 def file_sizes(folder: Path) -> dict[str, float]:

@@ -126,6 +126,11 @@ class Analyzer:
         heads.eval().to(encoder.device)
         return cls(heads, config, encoder, mdir)
 
+    @property
+    def model_info(self) -> ModelInfo:
+        """What each result records under ``model``: the model, and the offer threshold in use now."""
+        return replace(self.info, offer_threshold=self.decode.offer_threshold)
+
     # ---- analysis -----------------------------------------------------------------------------
     def analyze(self, call: Call) -> CallAnalysis:
         return next(iter(self.analyze_many([call])))
@@ -212,7 +217,7 @@ class Analyzer:
         return CallAnalysis(
             call_id=call.id, source=call.source, metadata=call.metadata, turns=turns, stages=stage_spans(stages),
             outcome=outcome, outcome_confidence=round(float(po.max()), 4), resolution_turn=res_turn, offers=offers,
-            offer_timing=timing, soft_skills=skills, model=replace(self.info, offer_threshold=self.decode.offer_threshold),
+            offer_timing=timing, soft_skills=skills, model=self.model_info,
         )
 
     def _skills(self, call: Call, r: dict[str, np.ndarray]) -> dict[str, SkillScore]:

@@ -143,29 +143,11 @@ def _problem_keys(data: bytes) -> set[str]:
     return keys
 
 
-def written_models(out: Path) -> list[dict[str, Any]]:
-    """The distinct ``model`` entries of a JSONL results file (whole lines only), in first-seen order."""
-    seen: list[dict[str, Any]] = []
-    if not out.exists():
-        return seen
-    with open(out, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # a torn last line
-            try:
-                m = json.loads(line).get("model")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(m, dict) and m not in seen:
-                seen.append(m)
-    return seen
-
-
-def _resume_mismatch(out: Path, info: Any) -> str | None:
-    """Why the results already in ``out`` cannot be continued by a model with ``info`` (a ModelInfo),
-    or None: a resumed run must not mix models or offer thresholds in one file."""
+def _resume_mismatch(out: Path, written: list[dict[str, Any]], info: Any) -> str | None:
+    """Why the results already in ``out`` (their ``written`` model entries) cannot be continued by a
+    model with ``info`` (a ModelInfo), or None: a resumed run must not mix models or offer thresholds."""
     now = {"name": info.name, "version": info.version, "encoder": info.encoder, "offer_threshold": info.offer_threshold}
-    for m in written_models(out):
+    for m in written:
         diff = [k for k in now if k in m and m[k] is not None and m[k] != now[k]]
         if diff:
             was = ", ".join(f"{k} {m[k]!r}" for k in diff)
@@ -175,23 +157,30 @@ def _resume_mismatch(out: Path, info: Any) -> str | None:
     return None
 
 
-def done_ids(out: Path, fmt: str) -> set[str]:
-    """Call ids already in an output file; a torn last line (from a kill) is cut off first."""
+def scan_output(out: Path, fmt: str) -> tuple[set[str], list[dict[str, Any]]]:
+    """What a resumed run needs of an output file, in one read: the call ids already in it, and the
+    distinct ``model`` entries of its results (JSON lines only: CSV rows do not carry the model). A
+    torn last line (from a kill) is cut off first."""
     if not out.exists():
-        return set()
+        return set(), []
     data = drop_torn_line(out)
     ids: set[str] = set()
+    models: list[dict[str, Any]] = []
     if fmt == "jsonl":
         for line in data.decode("utf-8", errors="replace").splitlines():
             if line.strip():
                 try:
-                    ids.add(json.loads(line)["call_id"])
-                except (ValueError, KeyError):
+                    row = json.loads(line)
+                    ids.add(row["call_id"])
+                except (ValueError, KeyError, TypeError):
                     continue
+                m = row.get("model")
+                if isinstance(m, dict) and m not in models:
+                    models.append(m)
     else:
         rows = csv.DictReader(io.StringIO(data.decode("utf-8", errors="replace")))
         ids = {r["call_id"] for r in rows if r.get("call_id")}
-    return ids
+    return ids, models
 
 
 class _Writer:
@@ -346,17 +335,16 @@ def analyze_archive(
         except ValueError as e:
             raise BatchError(str(e)) from None
     errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
-    skip = done_ids(out, fmt) if resume else set()
+    skip, written = scan_output(out, fmt) if resume else (set(), [])
     # a resumed run reads the bad files again; their problems are counted but not logged twice
     logged = _problem_keys(drop_torn_line(errors)) if resume else set()
     analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
     if offer_threshold is not None:  # on a copy: the caller's analyzer keeps its own threshold
         analyzer = copy.copy(analyzer)
         analyzer.decode = replace(analyzer.decode, offer_threshold=offer_threshold)
-    if resume and fmt == "jsonl":  # CSV and Parquet rows do not carry the model
-        why = _resume_mismatch(out, replace(analyzer.info, offer_threshold=analyzer.decode.offer_threshold))
-        if why:
-            raise BatchError(why)
+    why = _resume_mismatch(out, written, analyzer.model_info)
+    if why:
+        raise BatchError(why)
     scorecard = scorecard or Scorecard.default()
     reader = CallReader(read_options)
     summary = BatchSummary(str(source), str(out), str(errors), skipped_resume=0)
