@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -493,8 +494,6 @@ def test_resume_refuses_to_mix_offer_thresholds_or_models_in_one_file(tmp_path, 
     assert out.read_text() == before  # nothing added to a file it would have mixed
     # a model with another name likewise
     renamed = tmp_path / "renamed"
-    import shutil
-
     shutil.copytree(tiny_model, renamed)
     cfg = json.loads((renamed / "transcript_qa.json").read_text())
     cfg["name"] = "another-model"
