@@ -16,7 +16,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -146,7 +146,7 @@ def _problem_keys(data: bytes) -> set[str]:
 def _resume_mismatch(out: Path, written: list[dict[str, Any]], info: Any) -> str | None:
     """Why the results already in ``out`` (their ``written`` model entries) cannot be continued by a
     model with ``info`` (a ModelInfo), or None: a resumed run must not mix models or offer thresholds."""
-    now = {"name": info.name, "version": info.version, "encoder": info.encoder, "offer_threshold": info.offer_threshold}
+    now = asdict(info)  # every field a result records under "model"
     for m in written:
         diff = [k for k in now if k in m and m[k] is not None and m[k] != now[k]]
         if diff:
