@@ -5,6 +5,7 @@ Heads on frozen all-MiniLM-L6-v2 vectors: train on datasets/calls/train.jsonl, s
 report test.jsonl and every unseen-writer set (none used for training or selection) and the 12
 hand-labelled real Harper Valley calls, and write the model card.
 Usage: python scripts/train_default.py [--out models/default] [--seed 13] [--workers N] [--device cpu]
+       python scripts/train_default.py --corpus-at f839c44   # the shipped model: train and dev as at that commit
        python scripts/train_default.py --card-only     # re-render the card from metrics.json
        python scripts/train_default.py --merge A B --out DIR   # parts trained with consecutive seeds, as one
 """
@@ -62,9 +63,35 @@ those patterns, never its calls). Its numbers are therefore somewhat optimistic;
 unseen_writers_r4, unseen_writers_r5 and unseen_writers_r6 beside them."""
 
 
-def notes(data: Path) -> str:
-    with open(data / "dev.jsonl", encoding="utf-8") as fh:
-        return NOTES.format(dev=sum(1 for line in fh if line.strip()))
+SHIPPED_CORPUS = "f839c44"  # the commit whose train and dev splits models/default was trained and selected on
+
+
+def corpus_at(commit: str, dest: Path, root: Path = ROOT) -> dict[str, Path]:
+    """Write ``train.jsonl`` and ``dev.jsonl`` as they were at ``commit`` of this repository into
+    ``dest``; returns their paths. Test is frozen and the held-out sets are only evaluated, so they
+    are always today's. Needs the clone's history (a shallow clone may lack the commit)."""
+    import subprocess
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split in ("train", "dev"):
+        rel = f"datasets/calls/{split}.jsonl"
+        r = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{rel}"], capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"error: cannot read {rel} at commit {commit}: {r.stderr.decode().strip()} "
+                             "(a shallow clone lacks old commits: git fetch --unshallow)")
+        out[split] = dest / f"{split}.jsonl"
+        out[split].write_bytes(r.stdout)
+    return out
+
+
+def notes(dev_calls: int) -> str:
+    return NOTES.format(dev=dev_calls)
+
+
+def count_calls(path: Path) -> int:
+    with open(path, encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
 
 
 def render_card_only(out: Path) -> None:
@@ -74,7 +101,7 @@ def render_card_only(out: Path) -> None:
     cfg = json.loads((out / "transcript_qa.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     cols = {k[: -len("_headline")]: v for k, v in metrics.items() if k.endswith("_headline")}
-    card = render_card(cfg, cols, metrics["training"], path=display_path(out), extra_notes=notes(ROOT / "datasets" / "calls"))
+    card = render_card(cfg, cols, metrics["training"], path=display_path(out), extra_notes=notes(metrics["training"]["dev_calls"]))
     (out / "README.md").write_text(card)
 
 
@@ -104,11 +131,22 @@ def main() -> int:
                          "seeds (--seed 13 --ensemble 10, then --seed 23 --ensemble 10) into --out, the model "
                          "--ensemble 20 would train; decode chosen on dev again, the card written as after training")
     ap.add_argument("--card-only", action="store_true", help="only re-render README.md from the folder's metrics")
+    ap.add_argument("--corpus-at", metavar="COMMIT", default=None,
+                    help=f"train and select on train.jsonl and dev.jsonl as at this git commit ({SHIPPED_CORPUS}: the "
+                         "corpus of the shipped model, whose card records the training file's hash); test and the "
+                         "held-out sets are today's")
     a = ap.parse_args()
     if a.card_only:
         render_card_only(Path(a.out))
         return 0
     data = ROOT / "datasets" / "calls"
+    train_file, dev_file = data / "train.jsonl", data / "dev.jsonl"
+    if a.corpus_at:
+        import tempfile
+
+        old = corpus_at(a.corpus_at, Path(tempfile.mkdtemp(prefix="tqa-corpus-")))
+        train_file, dev_file = old["train"], old["dev"]
+        print(f"train and dev as at {a.corpus_at}: {train_file.parent}", file=sys.stderr)
 
     def progress(step: int, total: int, rec: dict) -> None:
         if "members_done" in rec:  # --workers > 1: one line as each member finishes
@@ -122,15 +160,15 @@ def main() -> int:
     if a.merge:
         from transcript_qa.training.api import merge_models
 
-        r = merge_models(a.merge, a.out, data / "train.jsonl", data / "dev.jsonl", data / "test.jsonl", device=a.device,
-                         dtype=a.dtype, force=True, extra_eval=extra, card_notes=notes(data))
+        r = merge_models(a.merge, a.out, train_file, dev_file, data / "test.jsonl", device=a.device,
+                         dtype=a.dtype, force=True, extra_eval=extra, card_notes=notes(count_calls(dev_file)))
     else:
-        r = train(data / "train.jsonl", a.out, data / "dev.jsonl", data / "test.jsonl", device=a.device, dtype=a.dtype,
+        r = train(train_file, a.out, dev_file, data / "test.jsonl", device=a.device, dtype=a.dtype,
                   force=True, encoder_from=a.encoder_from,
                   config=TrainConfig(seed=a.seed, epochs=a.epochs, ensemble=a.ensemble, stage_crf=True,
                                      workers=a.workers, augment_asr=not a.no_asr_copies,
                                      cue_dropout=a.cue_dropout),
-                  progress=progress, extra_eval=extra, card_notes=notes(data))
+                  progress=progress, extra_eval=extra, card_notes=notes(count_calls(dev_file)))
     print(json.dumps({"dev": r["dev_headline"], "test": r["test_headline"],
                       **{k: r[f"{k}_headline"] for k in extra}, "best_epoch": r["training"]["best_epoch"]}, indent=2))
     return 0
