@@ -34,8 +34,9 @@ def _harper_valley():
     return mod
 
 
-def dev_score(model: Path, dev: Path) -> tuple[float, dict]:
-    """(selection score, headline) of a model on the dev file, fp32 vectors (as the training run)."""
+def dev_score(model, dev: Path) -> tuple[float, dict]:
+    """(selection score, headline) of a model (folder or loaded Analyzer) on the dev file, fp32
+    vectors (as the training run)."""
     from transcript_qa.evaluation import selection_score
     from transcript_qa.training.api import evaluate_model
 
@@ -54,9 +55,10 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
     """Every check of the rule, its numbers, and whether the candidate ships."""
     from transcript_qa.analyzer import Analyzer
 
-    cand_score, cand_head = dev_score(candidate, dev)
+    cand = Analyzer.load(candidate, device="cpu", dtype="fp32")  # loaded once, for dev and the real calls
+    cand_score, cand_head = dev_score(cand, dev)
     ship_score, ship_head = dev_score(shipped, dev)
-    real, _, _, _ = _harper_valley().real_call_report(Analyzer.load(candidate, device="cpu", dtype="fp32"), real_calls)
+    real, _, _, _ = _harper_valley().real_call_report(cand, real_calls)
     resolved = real["outcomes"].get("resolved", 0)
     sizes = file_sizes(candidate)
     big = {f: mb for f, mb in sizes.items() if mb > max_file_mb}

@@ -337,3 +337,19 @@ def test_evaluate_offer_threshold_shows_what_another_threshold_would_flag(small_
     r = runner.invoke(app, ["evaluate", "--model", str(tiny_model), "--gold", str(small_split / "dev.jsonl"),
                             "--offer-threshold", "2"])
     assert r.exit_code == 2 and "--offer-threshold" in r.output
+
+
+def test_evaluate_model_takes_a_loaded_analyzer_and_leaves_its_threshold_alone(small_split, tiny_model):
+    from transcript_qa import Analyzer
+    from transcript_qa.training.api import evaluate_model
+    from transcript_qa.training.data import load_labeled
+
+    an = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    own = an.decode.offer_threshold
+    by_path = evaluate_model(tiny_model, small_split / "dev.jsonl", device="cpu", dtype="fp32")
+    by_obj = evaluate_model(an, small_split / "dev.jsonl")
+    assert by_obj["headline"] == by_path["headline"] and by_obj["offer_threshold"] == own
+    low = evaluate_model(an, small_split / "dev.jsonl", offer_threshold=0.000001)
+    agent_turns = sum(t.role.value == "agent" for lc in load_labeled(small_split / "dev.jsonl") for t in lc.call.turns)
+    assert low["offers"]["predicted_offers"] == agent_turns and low["offer_threshold"] == 0.000001
+    assert an.decode.offer_threshold == own  # the caller's analyzer keeps its own

@@ -281,17 +281,26 @@ def copy_encoder(src: str | Path, dst: str | Path) -> None:
             shutil.copy2(f, Path(dst) / f.name)
 
 
-def evaluate_model(model: str | Path | None, gold: str | Path, device: str = "auto", batch_size: int = 64,
+def evaluate_model(model: str | Path | Analyzer | None, gold: str | Path, device: str = "auto", batch_size: int = 64,
                    dtype: str = "auto", bootstrap: int = 0, offer_threshold: float | None = None) -> dict[str, Any]:
     """Run a model on gold calls and compare: the numbers of ``transcript-qa evaluate``.
 
-    ``bootstrap`` > 0 adds 95% percentile intervals of the headline metrics (resampling calls);
-    ``offer_threshold`` replaces the model's own (to see what a stricter or looser one does)."""
+    ``model`` is a model folder (None: the default) or an already loaded ``Analyzer`` (then
+    ``device`` and ``dtype`` are its own). ``bootstrap`` > 0 adds 95% percentile intervals of the
+    headline metrics (resampling calls); ``offer_threshold`` replaces the model's own (to see what a
+    stricter or looser one does; a loaded analyzer is left unchanged)."""
+    import copy
+    from dataclasses import replace
+
     from ..analyzer import check_offer_threshold
 
-    analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
-    if offer_threshold is not None:
-        analyzer.decode.offer_threshold = check_offer_threshold(offer_threshold)
+    if isinstance(model, Analyzer):
+        analyzer = model
+    else:
+        analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
+    if offer_threshold is not None:  # on a copy: a caller's analyzer keeps its own threshold
+        analyzer = copy.copy(analyzer)
+        analyzer.decode = replace(analyzer.decode, offer_threshold=check_offer_threshold(offer_threshold))
     calls = load_labeled(gold)
     preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
     m = evaluate([lc.gold for lc in calls], preds)
