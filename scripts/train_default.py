@@ -106,10 +106,6 @@ def render_card_only(out: Path) -> None:
 
 
 def main() -> int:
-    from transcript_qa.labels import CORPUS_SPLITS
-    from transcript_qa.training.api import train
-    from transcript_qa.training.trainer import TrainConfig
-
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "models" / "default"))
     ap.add_argument("--seed", type=int, default=13)
@@ -140,13 +136,21 @@ def main() -> int:
         render_card_only(Path(a.out))
         return 0
     data = ROOT / "datasets" / "calls"
-    train_file, dev_file = data / "train.jsonl", data / "dev.jsonl"
-    if a.corpus_at:
-        import tempfile
+    if not a.corpus_at:
+        return run(a, data, data / "train.jsonl", data / "dev.jsonl")
+    import tempfile
 
-        old = corpus_at(a.corpus_at, Path(tempfile.mkdtemp(prefix="tqa-corpus-")))
-        train_file, dev_file = old["train"], old["dev"]
-        print(f"train and dev as at {a.corpus_at}: {train_file.parent}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="tqa-corpus-") as tmp:
+        old = corpus_at(a.corpus_at, Path(tmp))
+        print(f"train ({count_calls(old['train'])} calls) and dev ({count_calls(old['dev'])}) as at {a.corpus_at}",
+              file=sys.stderr)
+        return run(a, data, old["train"], old["dev"])
+
+
+def run(a: argparse.Namespace, data: Path, train_file: Path, dev_file: Path) -> int:
+    from transcript_qa.labels import CORPUS_SPLITS
+    from transcript_qa.training.api import train
+    from transcript_qa.training.trainer import TrainConfig
 
     def progress(step: int, total: int, rec: dict) -> None:
         if "members_done" in rec:  # --workers > 1: one line as each member finishes
