@@ -8,6 +8,8 @@ The rule the README has set before every run since round ten, with its numbers a
       least --min-resolved calls called resolved, at most --max-offers offers flagged, stage
       agreement with the calls' dialog acts at least --min-stage-agreement;
   (3) no file of the candidate's folder over --max-file-mb (the repo's limit).
+Beside the checks it prints the real agent turns with the highest offer probability, flagged or
+not, and the candidate's threshold: a pass by a hair and a clear pass look the same otherwise.
 It reads dev and the real calls only: never test or the held-out sets, which the rule reads after
 the decision, and only for a shipped model. (Their numbers are in the candidate's metrics.json,
 written by the training script; this script does not open them.) Prints each check and the
@@ -44,6 +46,20 @@ def dev_score(model, dev: Path) -> tuple[float, dict]:
     return round(selection_score(m), 4), m["headline"]
 
 
+def closest_to_threshold(an, calls, n: int = 3) -> list[tuple[str, int, float, str]]:
+    """The ``n`` agent turns of ``calls`` with the highest offer probability, flagged or not:
+    (call id, turn, probability, text). On calls without offers they say how near the guard came to
+    failing, which a pass or fail alone does not."""
+    import copy
+    from dataclasses import replace
+
+    probe = copy.copy(an)
+    probe.decode = replace(an.decode, offer_threshold=1e-9)  # every agent turn comes back as an offer
+    rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
+            for c, r in zip(calls, probe.analyze_many(calls)) for o in r.offers]
+    return sorted(rows, key=lambda x: -x[2])[:n]
+
+
 def file_sizes(folder: Path) -> dict[str, float]:
     return {p.relative_to(folder).as_posix(): round(p.stat().st_size / 2**20, 2)
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -58,7 +74,8 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
     cand = Analyzer.load(candidate, device="cpu", dtype="fp32")  # loaded once, for dev and the real calls
     cand_score, cand_head = dev_score(cand, dev)
     ship_score, ship_head = dev_score(shipped, dev)
-    real, _, _, _ = _harper_valley().real_call_report(cand, real_calls)
+    real, calls, _, _ = _harper_valley().real_call_report(cand, real_calls)
+    nearest = closest_to_threshold(cand, calls)
     resolved = real["outcomes"].get("resolved", 0)
     sizes = file_sizes(candidate)
     big = {f: mb for f, mb in sizes.items() if mb > max_file_mb}
@@ -75,7 +92,8 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
                        "at_most_mb": max_file_mb},
     }
     return {"ship": all(c["pass"] for c in checks.values()), "checks": checks,
-            "dev_headline": {"candidate": cand_head, "shipped": ship_head}, "real_calls_outcomes": real["outcomes"]}
+            "dev_headline": {"candidate": cand_head, "shipped": ship_head}, "real_calls_outcomes": real["outcomes"],
+            "offer_threshold": cand.decode.offer_threshold, "real_calls_highest_offer_probability": nearest}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     for p in (a.candidate, a.shipped):
         if not (p / "transcript_qa.json").is_file():
             raise SystemExit(f"{p}: not a model folder (no transcript_qa.json)")
+    if not a.dev.is_file():
+        raise SystemExit(f"{a.dev}: no such dev file")
+    if not a.real_calls.is_dir():
+        raise SystemExit(f"{a.real_calls}: no such folder of real calls")
     r = check(a.candidate, a.shipped, a.dev, a.real_calls, dev_margin=a.dev_margin, min_resolved=a.min_resolved,
               max_offers=a.max_offers, min_stage_agreement=a.min_stage_agreement, max_file_mb=a.max_file_mb)
     c = r["checks"]
@@ -106,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    offers flagged {c['real_calls_offers_flagged']['value']} (at most {a.max_offers}): "
           f"{mark[c['real_calls_offers_flagged']['pass']]}")
     for cid, turn, conf, text in c["real_calls_offers_flagged"]["turns"]:
+        print(f"      {cid} t{turn} ({conf:.2f}): {text[:100]}")
+    print(f"    highest offer probabilities on real agent turns (threshold {r['offer_threshold']}; information, not a check):")
+    for cid, turn, conf, text in r["real_calls_highest_offer_probability"]:
         print(f"      {cid} t{turn} ({conf:.2f}): {text[:100]}")
     print(f"    stage agreement {c['real_calls_stage_agreement']['value']} (at least {a.min_stage_agreement}): "
           f"{mark[c['real_calls_stage_agreement']['pass']]}")

@@ -64,3 +64,26 @@ def test_one_failed_check_stops_the_ship(ship_check, candidate, tiny_model, smal
 def test_a_folder_that_is_not_a_model_is_refused_by_name(ship_check, tiny_model, small_split, tmp_path):
     with pytest.raises(SystemExit, match="not a model folder"):
         ship_check.main(_args(tmp_path, tiny_model, small_split / "dev.jsonl"))
+
+
+def test_reports_the_real_turns_nearest_the_offer_threshold(ship_check, tiny_model, small_split, tmp_path):
+    from transcript_qa import Analyzer
+    from transcript_qa.sources import iter_calls
+    from transcript_qa.transcript import Call
+
+    an = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    calls = [c for c in iter_calls(HV) if isinstance(c, Call)]
+    top = ship_check.closest_to_threshold(an, calls, n=4)
+    agent_turns = {(c.id, i) for c in calls for i, t in enumerate(c.turns) if t.role.value == "agent"}
+    assert len(top) == 4 and all((cid, turn) in agent_turns for cid, turn, _, _ in top)
+    probs = [p for _, _, p, _ in top]
+    assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
+    # the most likely turn is the one the model itself would flag first, at its own threshold
+    flagged = [o.confidence for r in an.analyze_many(calls) for o in r.offers]
+    assert not flagged or abs(max(flagged) - probs[0]) < 1e-3
+    assert (probs[0] >= an.decode.offer_threshold) == bool(flagged)
+    assert an.decode.offer_threshold > 1e-9  # the caller's analyzer is unchanged
+    out = tmp_path / "check.json"
+    ship_check.main(_args(tiny_model, tiny_model, small_split / "dev.jsonl", "--json", str(out)))
+    r = json.loads(out.read_text())
+    assert len(r["real_calls_highest_offer_probability"]) == 3 and r["offer_threshold"] == an.decode.offer_threshold
