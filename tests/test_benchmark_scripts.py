@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,19 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _r(call_id: str, outcome: str, confidence: float = 0.9):
     return SimpleNamespace(call_id=call_id, outcome=outcome, outcome_confidence=confidence)
 
 
-def test_harper_valley_lists_exactly_the_calls_whose_outcome_changed():
-    changes = _module("harper_valley").outcome_changes
+def test_harper_valley_lists_exactly_the_calls_whose_outcome_changed(load_script):
+    changes = load_script("benchmarks/harper_valley.py").outcome_changes
     after = [_r("a", "resolved"), _r("b", "unresolved", 0.9234), _r("c", "escalated")]
     before = [_r("a", "resolved"), _r("b", "resolved"), _r("c", "resolved")]
     assert changes(after, before) == [
@@ -35,12 +27,12 @@ def test_harper_valley_lists_exactly_the_calls_whose_outcome_changed():
         changes(after, list(reversed(before)))
 
 
-def test_wording_probe_swaps_one_turn_of_resolved_dev_calls_for_a_cue_free_paraphrase():
+def test_wording_probe_swaps_one_turn_of_resolved_dev_calls_for_a_cue_free_paraphrase(load_script):
     import re
 
     from transcript_qa.features import _LEX
 
-    probe = _module("wording_probe")
+    probe = load_script("benchmarks/wording_probe.py")
     written, paraphrased, where = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl")
     assert len(written) == len(paraphrased) == 73 and all(len(w) == 1 for w in where)
     resolve = re.compile(_LEX["resolve"])
@@ -57,10 +49,10 @@ def test_wording_probe_swaps_one_turn_of_resolved_dev_calls_for_a_cue_free_parap
     assert probe.score(golds, preds) == {"calls": 3, "called_resolved": 2, "resolution_turn_within2": 0.3333}
 
 
-def test_wording_probe_refuses_a_probe_line_that_no_longer_matches_dev(tmp_path):
+def test_wording_probe_refuses_a_probe_line_that_no_longer_matches_dev(tmp_path, load_script):
     import json
 
-    probe = _module("wording_probe")
+    probe = load_script("benchmarks/wording_probe.py")
     line = json.loads((ROOT / "datasets" / "probes" / "resolution_paraphrases.jsonl").read_text().splitlines()[0])
     bad = tmp_path / "probe.jsonl"
     bad.write_text(json.dumps({**line, "original": line["original"] + " (edited)"}) + "\n")
@@ -68,12 +60,12 @@ def test_wording_probe_refuses_a_probe_line_that_no_longer_matches_dev(tmp_path)
         probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl", bad)
 
 
-def test_offer_probe_paraphrases_only_offer_turns_and_counts_offers_found_within_one_turn():
+def test_offer_probe_paraphrases_only_offer_turns_and_counts_offers_found_within_one_turn(load_script):
     import re
 
     from transcript_qa.features import _LEX
 
-    probe = _module("wording_probe")
+    probe = load_script("benchmarks/wording_probe.py")
     written, paraphrased, where = probe.load_probe(ROOT / "datasets" / "calls" / "dev.jsonl", probe.PROBES["offer"])
     offer = re.compile(_LEX["offer"])
     assert sum(map(len, where)) == 83
