@@ -50,11 +50,7 @@ def closest_to_threshold(an, calls, n: int = 3) -> list[tuple[str, int, float, s
     """The ``n`` agent turns of ``calls`` with the highest offer probability, flagged or not:
     (call id, turn, probability, text). On calls without offers they say how near the guard came to
     failing, which a pass or fail alone does not."""
-    import copy
-    from dataclasses import replace
-
-    probe = copy.copy(an)
-    probe.decode = replace(an.decode, offer_threshold=1e-9)  # every agent turn comes back as an offer
+    probe = an.with_offer_threshold(1e-9)  # every agent turn comes back as an offer
     rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
             for c, r in zip(calls, probe.analyze_many(calls)) for o in r.offers]
     return sorted(rows, key=lambda x: -x[2])[:n]

@@ -194,3 +194,17 @@ def test_feature_columns_name_what_a_model_needs():
     assert feature_columns(list(FEATURE_NAMES)) is None
     with pytest.raises(ValueError, match="lex_telepathy"):
         feature_columns(["is_agent", "lex_telepathy"])
+
+
+def test_with_offer_threshold_is_a_copy_that_shares_the_model(tiny_model):
+    from transcript_qa import Analyzer
+
+    an = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
+    own = an.decode.offer_threshold
+    strict = an.with_offer_threshold(0.95)
+    assert strict.decode.offer_threshold == 0.95 and strict.model_info.offer_threshold == 0.95
+    assert an.decode.offer_threshold == own and an.model_info.offer_threshold == own
+    assert strict.heads is an.heads and strict.encoder is an.encoder  # nothing loaded again
+    for bad in (0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="offer threshold"):
+            an.with_offer_threshold(bad)

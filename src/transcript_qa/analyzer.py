@@ -126,6 +126,15 @@ class Analyzer:
         heads.eval().to(encoder.device)
         return cls(heads, config, encoder, mdir)
 
+    def with_offer_threshold(self, value: float) -> "Analyzer":
+        """A copy that flags offers at ``value`` (0 < value <= 1, else ValueError); it shares the heads
+        and the encoder, and this analyzer keeps its own threshold."""
+        import copy
+
+        other = copy.copy(self)
+        other.decode = replace(self.decode, offer_threshold=check_offer_threshold(value))
+        return other
+
     @property
     def model_info(self) -> ModelInfo:
         """What each result records under ``model``: the model, and the offer threshold in use now."""

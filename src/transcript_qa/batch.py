@@ -7,7 +7,6 @@ Reading runs in a background thread, overlapped with encoding.
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
@@ -16,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -339,9 +338,8 @@ def analyze_archive(
     # a resumed run reads the bad files again; their problems are counted but not logged twice
     logged = _problem_keys(drop_torn_line(errors)) if resume else set()
     analyzer = analyzer or Analyzer.load(model, device=device, dtype=dtype)
-    if offer_threshold is not None:  # on a copy: the caller's analyzer keeps its own threshold
-        analyzer = copy.copy(analyzer)
-        analyzer.decode = replace(analyzer.decode, offer_threshold=offer_threshold)
+    if offer_threshold is not None:  # a copy: the caller's analyzer keeps its own threshold
+        analyzer = analyzer.with_offer_threshold(offer_threshold)
     why = _resume_mismatch(out, written, analyzer.model_info)
     if why:
         raise BatchError(why)

@@ -289,18 +289,12 @@ def evaluate_model(model: str | Path | Analyzer | None, gold: str | Path, device
     ``device`` and ``dtype`` are its own). ``bootstrap`` > 0 adds 95% percentile intervals of the
     headline metrics (resampling calls); ``offer_threshold`` replaces the model's own (to see what a
     stricter or looser one does; a loaded analyzer is left unchanged)."""
-    import copy
-    from dataclasses import replace
-
-    from ..analyzer import check_offer_threshold
-
     if isinstance(model, Analyzer):
         analyzer = model
     else:
         analyzer = Analyzer.load(model, device=device, dtype=dtype, batch_size=batch_size)
-    if offer_threshold is not None:  # on a copy: a caller's analyzer keeps its own threshold
-        analyzer = copy.copy(analyzer)
-        analyzer.decode = replace(analyzer.decode, offer_threshold=check_offer_threshold(offer_threshold))
+    if offer_threshold is not None:  # a copy: a caller's analyzer keeps its own threshold
+        analyzer = analyzer.with_offer_threshold(offer_threshold)
     calls = load_labeled(gold)
     preds = list(analyzer.analyze_many([lc.call for lc in calls], batch_size=batch_size))
     m = evaluate([lc.gold for lc in calls], preds)
