@@ -42,3 +42,13 @@ def test_corpus_at_an_unknown_commit_names_the_file_and_writes_nothing(load_scri
     with pytest.raises(SystemExit, match="datasets/calls/train.jsonl at commit 0000000"):
         mod.corpus_at("0000000", tmp_path / "corpus")
     assert not list((tmp_path / "corpus").glob("*.jsonl"))
+
+
+def test_only_the_shipped_models_card_tells_how_it_was_shipped(load_script):
+    mod = load_script("scripts/train_default.py")
+    run_card, shipped_card = mod.notes(308), mod.notes(243, shipped=True)
+    assert "(308 calls)" in run_card and "(243 calls)" in shipped_card
+    # a model this script trains is a candidate or a reproduction: its card must not say it was shipped
+    assert "How this model replaced the previous one" not in run_card and "so it was shipped" not in run_card
+    assert "How this model replaced the previous one" in shipped_card
+    assert "How this model replaced the previous one" in (ROOT / "models" / "default" / "README.md").read_text()
