@@ -4,7 +4,8 @@
 Reports, for a folder of Harper Valley transcript files:
 - stage agreement with the calls' dialog acts, on turns whose acts name a stage (a greeting at the
   start -> opening; a problem description -> discovery; thanks/closing at the end -> closing; ...),
-- how many offers the model flags (these calls have none, so every flag is a false positive),
+- how many offers the model flags (these calls have none, so every flag is a false positive), and
+  the three agent turns nearest to being flagged, with their offer probabilities and the threshold,
 - the outcome mix (nearly every call completes its banking task),
 and the full metrics on the hand-labelled real calls in datasets/calls/real_hvb.jsonl.
 With --compare DIR, also runs a second model (the one shipped before, say) over the same calls and
@@ -98,6 +99,16 @@ def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tupl
     return out, calls, res, {k: (per_act_ok[k], n) for k, n in per_act.most_common()}
 
 
+def highest_offer_turns(an, calls, n: int = 3) -> list[tuple[str, int, float, str]]:
+    """The ``n`` agent turns of ``calls`` with the highest offer probability, flagged or not:
+    (call id, turn, probability, text). On calls without offers they say how near the model came to
+    flagging one, which the count of flagged offers alone does not."""
+    probe = an.with_offer_threshold(1e-9)  # every agent turn comes back as an offer
+    rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
+            for c, r in zip(calls, probe.analyze_many(calls)) for o in r.offers]
+    return sorted(rows, key=lambda x: -x[2])[:n]
+
+
 def main() -> int:
     from transcript_qa.analyzer import Analyzer
     from transcript_qa.evaluation import evaluate, headline
@@ -128,6 +139,11 @@ def main() -> int:
     print(f"  offers flagged: {offers} in {out['calls_with_an_offer_flagged']} calls (the calls have none)")
     for f in flagged:
         print(f"    flagged: {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
+    out["offer_threshold"] = an.decode.offer_threshold
+    out["highest_offer_probability_turns"] = highest_offer_turns(an, calls)
+    print(f"  highest offer probabilities (threshold {out['offer_threshold']}):")
+    for f in out["highest_offer_probability_turns"]:
+        print(f"    {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
     print(f"  outcomes: {out['outcomes']}")
     if a.compare:
         before = list(Analyzer.load(a.compare).analyze_many(calls))

@@ -46,16 +46,6 @@ def dev_score(model, dev: Path) -> tuple[float, dict]:
     return round(selection_score(m), 4), m["headline"]
 
 
-def closest_to_threshold(an, calls, n: int = 3) -> list[tuple[str, int, float, str]]:
-    """The ``n`` agent turns of ``calls`` with the highest offer probability, flagged or not:
-    (call id, turn, probability, text). On calls without offers they say how near the guard came to
-    failing, which a pass or fail alone does not."""
-    probe = an.with_offer_threshold(1e-9)  # every agent turn comes back as an offer
-    rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
-            for c, r in zip(calls, probe.analyze_many(calls)) for o in r.offers]
-    return sorted(rows, key=lambda x: -x[2])[:n]
-
-
 def file_sizes(folder: Path) -> dict[str, float]:
     return {p.relative_to(folder).as_posix(): round(p.stat().st_size / 2**20, 2)
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -71,7 +61,7 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
     cand_score, cand_head = dev_score(cand, dev)
     ship_score, ship_head = dev_score(shipped, dev)
     real, calls, _, _ = _harper_valley().real_call_report(cand, real_calls)
-    nearest = closest_to_threshold(cand, calls)
+    nearest = _harper_valley().highest_offer_turns(cand, calls)
     resolved = real["outcomes"].get("resolved", 0)
     sizes = file_sizes(candidate)
     big = {f: mb for f, mb in sizes.items() if mb > max_file_mb}

@@ -66,14 +66,14 @@ def test_a_folder_that_is_not_a_model_is_refused_by_name(ship_check, tiny_model,
         ship_check.main(_args(tmp_path, tiny_model, small_split / "dev.jsonl"))
 
 
-def test_reports_the_real_turns_nearest_the_offer_threshold(ship_check, tiny_model, small_split, tmp_path):
+def test_reports_the_real_turns_nearest_the_offer_threshold(ship_check, load_script, tiny_model, small_split, tmp_path):
     from transcript_qa import Analyzer
     from transcript_qa.sources import iter_calls
     from transcript_qa.transcript import Call
 
     an = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
     calls = [c for c in iter_calls(HV) if isinstance(c, Call)]
-    top = ship_check.closest_to_threshold(an, calls, n=4)
+    top = load_script("benchmarks/harper_valley.py").highest_offer_turns(an, calls, n=4)
     agent_turns = {(c.id, i) for c in calls for i, t in enumerate(c.turns) if t.role.value == "agent"}
     assert len(top) == 4 and all((cid, turn) in agent_turns for cid, turn, _, _ in top)
     probs = [p for _, _, p, _ in top]
