@@ -61,6 +61,16 @@ def outcome_changes(results: list, before: list) -> list[dict]:
             for r, b in zip(results, before) if r.outcome != b.outcome]
 
 
+def highest_offer_turns(an, calls, embs, n: int = 3) -> list[tuple[str, int, float, str]]:
+    """The ``n`` agent turns of ``calls`` (turn vectors ``embs``) with the highest offer probability,
+    flagged or not: (call id, turn, probability, text). On calls without offers they say how near the
+    model came to flagging one, which the count of flagged offers alone does not."""
+    probe = an.with_offer_threshold(1e-9)  # every agent turn comes back as an offer
+    rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
+            for c, r in zip(calls, probe.analyze_encoded(calls, embs)) for o in r.offers]
+    return sorted(rows, key=lambda x: -x[2])[:n]
+
+
 def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tuple[int, int]]]:
     """Run the analyzer over the real calls in ``folder``: (numbers, calls, results, per dialog act
     (agreeing turns, turns)). The numbers are the stage agreement with the dialog acts, the offers
@@ -71,7 +81,10 @@ def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tupl
     calls = [c for c in iter_calls(folder) if isinstance(c, Call)]
     if not calls:
         raise SystemExit(f"{folder}: no call found")
-    res = list(an.analyze_many(calls))
+    # encoded once, in analyze_many's batches of 64 calls: decoded at the model's threshold and again
+    # at a near-zero one for the turns nearest to being flagged
+    embs = [e for b in range(0, len(calls), 64) for e in an.encode_calls(calls[b : b + 64])]
+    res = an.analyze_encoded(calls, embs)
     agree = total = 0
     per_act: Counter = Counter()
     per_act_ok: Counter = Counter()
@@ -95,18 +108,10 @@ def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tupl
         "calls_with_an_offer_flagged": sum(1 for r in res if r.offers), "offers_flagged": offers,
         "outcomes": dict(Counter(r.outcome for r in res)), "flagged_offer_turns": flagged,
         "stages_predicted": dict(Counter(t.stage for r in res for t in r.turns)),
+        "offer_threshold": an.decode.offer_threshold,
+        "highest_offer_probability_turns": highest_offer_turns(an, calls, embs),
     }
     return out, calls, res, {k: (per_act_ok[k], n) for k, n in per_act.most_common()}
-
-
-def highest_offer_turns(an, calls, n: int = 3) -> list[tuple[str, int, float, str]]:
-    """The ``n`` agent turns of ``calls`` with the highest offer probability, flagged or not:
-    (call id, turn, probability, text). On calls without offers they say how near the model came to
-    flagging one, which the count of flagged offers alone does not."""
-    probe = an.with_offer_threshold(1e-9)  # every agent turn comes back as an offer
-    rows = [(r.call_id, o.turn, float(o.confidence), c.turns[o.turn].text)
-            for c, r in zip(calls, probe.analyze_many(calls)) for o in r.offers]
-    return sorted(rows, key=lambda x: -x[2])[:n]
 
 
 def main() -> int:
@@ -139,8 +144,6 @@ def main() -> int:
     print(f"  offers flagged: {offers} in {out['calls_with_an_offer_flagged']} calls (the calls have none)")
     for f in flagged:
         print(f"    flagged: {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")
-    out["offer_threshold"] = an.decode.offer_threshold
-    out["highest_offer_probability_turns"] = highest_offer_turns(an, calls)
     print(f"  highest offer probabilities (threshold {out['offer_threshold']}):")
     for f in out["highest_offer_probability_turns"]:
         print(f"    {f[0]} t{f[1]} ({f[2]:.2f}): {f[3][:100]}")

@@ -60,8 +60,7 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
     cand = Analyzer.load(candidate, device="cpu", dtype="fp32")  # loaded once, for dev and the real calls
     cand_score, cand_head = dev_score(cand, dev)
     ship_score, ship_head = dev_score(shipped, dev)
-    real, calls, _, _ = _harper_valley().real_call_report(cand, real_calls)
-    nearest = _harper_valley().highest_offer_turns(cand, calls)
+    real, _, _, _ = _harper_valley().real_call_report(cand, real_calls)
     resolved = real["outcomes"].get("resolved", 0)
     sizes = file_sizes(candidate)
     big = {f: mb for f, mb in sizes.items() if mb > max_file_mb}
@@ -79,7 +78,8 @@ def check(candidate: Path, shipped: Path, dev: Path, real_calls: Path, *, dev_ma
     }
     return {"ship": all(c["pass"] for c in checks.values()), "checks": checks,
             "dev_headline": {"candidate": cand_head, "shipped": ship_head}, "real_calls_outcomes": real["outcomes"],
-            "offer_threshold": cand.decode.offer_threshold, "real_calls_highest_offer_probability": nearest}
+            "offer_threshold": real["offer_threshold"],
+            "real_calls_highest_offer_probability": real["highest_offer_probability_turns"]}
 
 
 def main(argv: list[str] | None = None) -> int:

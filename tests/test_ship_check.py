@@ -73,7 +73,7 @@ def test_reports_the_real_turns_nearest_the_offer_threshold(ship_check, load_scr
 
     an = Analyzer.load(tiny_model, device="cpu", dtype="fp32")
     calls = [c for c in iter_calls(HV) if isinstance(c, Call)]
-    top = load_script("benchmarks/harper_valley.py").highest_offer_turns(an, calls, n=4)
+    top = load_script("benchmarks/harper_valley.py").highest_offer_turns(an, calls, an.encode_calls(calls), n=4)
     agent_turns = {(c.id, i) for c in calls for i, t in enumerate(c.turns) if t.role.value == "agent"}
     assert len(top) == 4 and all((cid, turn) in agent_turns for cid, turn, _, _ in top)
     probs = [p for _, _, p, _ in top]

@@ -151,13 +151,17 @@ class Analyzer:
             batch = list(islice(it, batch_size))
             if not batch:
                 return
-            texts = [t.text for c in batch for t in c.turns]
-            vecs = self.encoder.encode(texts)
-            embs, k = [], 0
-            for c in batch:
-                embs.append(vecs[k : k + len(c.turns)])
-                k += len(c.turns)
-            yield from self.analyze_encoded(batch, embs)
+            yield from self.analyze_encoded(batch, self.encode_calls(batch))
+
+    def encode_calls(self, calls: Sequence[Call]) -> list[np.ndarray]:
+        """The turn vectors of ``calls`` ([turns, dim] each), all their turns through the encoder
+        together; ``analyze_encoded`` takes them, so several decodes need one encoding."""
+        vecs = self.encoder.encode([t.text for c in calls for t in c.turns])
+        embs, k = [], 0
+        for c in calls:
+            embs.append(vecs[k : k + len(c.turns)])
+            k += len(c.turns)
+        return embs
 
     def analyze_encoded(self, calls: Sequence[Call], embs: Sequence[np.ndarray],
                         feats: Sequence[np.ndarray] | None = None) -> list[CallAnalysis]:
