@@ -208,3 +208,20 @@ def test_with_offer_threshold_is_a_copy_that_shares_the_model(tiny_model):
     for bad in (0, -0.1, 1.5):
         with pytest.raises(ValueError, match="offer threshold"):
             an.with_offer_threshold(bad)
+
+
+def test_done_cue_reads_the_form_of_a_turn_not_its_topic():
+    from transcript_qa.features import FEATURE_NAMES, lexicon_hits, turn_features
+
+    # the same topic (a transfer to savings), reported as done or put to the customer, clean and ASR-style
+    done = ["One hundred dollars has been transferred from your savings to your checking account.",
+            "so uh one hundred dollars has been transferred from your savings account to your checking account",
+            "okay thats gone through your balance is now four hundred",
+            "I've updated the address and you're all set."]
+    proposed = ["Would you like me to set up a monthly transfer into savings?",
+                "while i have you we do an automatic sweep into savings its free to set up",
+                "is there anything else i can help you with"]
+    assert all(lexicon_hits(t)["done"] == 1 for t in done)
+    assert not any(lexicon_hits(t)["done"] for t in proposed)
+    f = turn_features(done[:1] + proposed[:1], [True, True])
+    assert f[:, FEATURE_NAMES.index("lex_done")].tolist() == [1.0, 0.0]
