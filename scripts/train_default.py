@@ -37,7 +37,8 @@ writers wrote instrument hire too). The 16 resolved calls of each of r5 and r6 m
 resolution-turn figures especially coarse (one call is 0.06). **unseen_writers_r7** (30 calls) is by
 one round-seven writer (w50: Wales, Northern Ireland, Texas and Louisiana), in no other file, in five
 industries no other writer covers. **unseen_writers_r8** (30 calls) is by one round-eight writer (w56:
-Scotland, Australia and the US Northeast), likewise.
+Scotland, Australia and the US Northeast), likewise. **unseen_writers_r9** (30 calls) is by one round-nine writer
+(w62: Canada, the English Midlands and Kenya), likewise.
 **real_hvb** is the 12 hand-labelled real Harper Valley Bank calls: all are resolved and none has an
 offer, so their outcome macro-F1 averages over classes that do not occur (outcome accuracy is the
 number to read) and their offer F1 and timing F1 of 1.0 only say that no offer was flagged. None of

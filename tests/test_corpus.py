@@ -18,7 +18,7 @@ from transcript_qa.labels import (
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "datasets" / "calls"
 SPLITS = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4", "unseen_writers_r5", "unseen_writers_r6",
-         "unseen_writers_r7", "unseen_writers_r8")
+         "unseen_writers_r7", "unseen_writers_r8", "unseen_writers_r9")
 FILES = sorted(CALLS.glob("*.jsonl"))
 # test.jsonl is frozen: never trained, tuned or selected on, never changed by a later round of writers
 FROZEN_TEST_SHA256 = "23d390758f922cf4972da8a4eb50cc052becd21f8eb430f14711582bbe181522"

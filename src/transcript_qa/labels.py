@@ -22,7 +22,7 @@ OFFER_TIMINGS: tuple[str, ...] = ("none", "before_resolution", "after_resolution
 SKILLS: tuple[str, ...] = ("empathy", "courtesy", "active_listening", "ownership", "clarity")
 # the files of the labeled corpus (datasets/calls/<split>.jsonl); real_hvb.jsonl is kept apart from them
 CORPUS_SPLITS: tuple[str, ...] = ("train", "dev", "test", "unseen_writers", "unseen_writers_r4", "unseen_writers_r5",
-                                 "unseen_writers_r6", "unseen_writers_r7", "unseen_writers_r8")
+                                 "unseen_writers_r6", "unseen_writers_r7", "unseen_writers_r8", "unseen_writers_r9")
 SPEAKERS: tuple[str, ...] = ("agent", "customer")
 
 
