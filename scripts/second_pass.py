@@ -6,7 +6,7 @@ A round of second annotation goes: ``batches`` writes the new train and dev call
 offer_guideline.md; each annotator writes one JSON line per call. ``merge`` checks those answer
 files (one line per call of its batch, known call ids, valid labels, offer turns that are agent
 turns) and adds the calls to second_pass.jsonl; it refuses, naming file and line, anything it
-cannot take, and writes nothing then. ``adjudication`` writes the outcome disagreements of those
+cannot take, and writes nothing then. ``adjudication`` writes the disagreements of those
 calls, the writer's and the second annotator's labels as A and B in an order set by the call_id
 hash, for the adjudicator (adjudication_brief.md); ``merge --adjudicated`` takes the answers into
 the ``adjudicated`` field. The corpus labels are never changed. Then
@@ -120,13 +120,21 @@ def _check_offers(where: str, a: dict, call: dict) -> tuple[list[dict], list[int
     return sorted(out, key=lambda o: o["turn"]), sorted(set(low))
 
 
+def disagrees(writer: dict, second: dict) -> bool:
+    """Does the second annotation disagree with the writer's label, as the corpus counts it: another
+    outcome, or both resolved with resolution turns more than 2 apart (the within-2 metric's line)?"""
+    if second["outcome"] != writer["outcome"]:
+        return True
+    return writer["outcome"] == "resolved" and abs(writer["resolution_turn"] - second["resolution_turn"]) > 2
+
+
 def merge(second: dict[str, dict], calls: dict[str, tuple[str, dict]], outcome_files: list[Path],
           offer_files: list[Path], adjudicated_files: list[Path]) -> tuple[dict[str, dict], list[str]]:
     """second_pass rows with the answer files taken in; (rows by call_id, the call_ids added or changed).
 
     Outcome and offer answers must come together for a call new to the second pass; an offer or
     outcome answer for a call the pass already has is refused (a call is annotated once);
-    adjudications go only to calls whose outcome answer disagrees with the writer's."""
+    adjudications go only to calls whose answer disagrees with the writer's (``disagrees``)."""
     new_out: dict[str, tuple[str, dict]] = {}
     new_off: dict[str, tuple[str, list[dict], list[int]]] = {}
     for path in outcome_files:
@@ -164,8 +172,8 @@ def merge(second: dict[str, dict], calls: dict[str, tuple[str, dict]], outcome_f
             c = a["call_id"]
             if c not in rows:
                 raise AnswerError(f"{where}: {c} has no second annotation to adjudicate")
-            if rows[c]["outcome"] == calls[c][1]["outcome"]:
-                raise AnswerError(f"{where}: {c} has no outcome disagreement to adjudicate")
+            if not disagrees(calls[c][1], rows[c]):
+                raise AnswerError(f"{where}: {c} has no disagreement to adjudicate")
             if "adjudicated" in rows[c]:
                 raise AnswerError(f"{where}: {c} is already adjudicated")
             adj = _check_outcome(where, a, calls[c][1])
@@ -177,12 +185,13 @@ def merge(second: dict[str, dict], calls: dict[str, tuple[str, dict]], outcome_f
 
 
 def adjudication_text(second: dict[str, dict], calls: list[dict]) -> tuple[str, int]:
-    """The adjudicator's batch: every call whose second outcome differs from the writer's and that
-    is not yet adjudicated, with the two labels as A and B (order by call_id hash)."""
+    """The adjudicator's batch: every call whose second annotation disagrees with the writer's
+    (``disagrees``: the outcome, or resolution turns more than 2 apart) and that is not yet
+    adjudicated, with the two labels as A and B (order by call_id hash)."""
     parts = []
     for d in calls:
         s = second.get(d["call_id"])
-        if s is None or s["outcome"] == d["outcome"] or "adjudicated" in s:
+        if s is None or not disagrees(d, s) or "adjudicated" in s:
             continue
         labs = [(d["outcome"], d.get("resolution_turn")), (s["outcome"], s["resolution_turn"])]
         if hashlib.sha1(d["call_id"].encode()).digest()[0] % 2:
@@ -211,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--offers", nargs="*", default=[], help="offer annotators' files (offer_guideline.md)")
     m.add_argument("--adjudicated", nargs="*", default=[], help="adjudicator's files (adjudication_brief.md)")
     m.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
-    j = sub.add_parser("adjudication", help="write the outcome disagreements of these writers' calls")
+    j = sub.add_parser("adjudication", help="write the disagreements (outcome, or resolution turns more than 2 "
+                                            "apart) of these writers' calls")
     j.add_argument("--writers", required=True)
     j.add_argument("--out", required=True)
     for p in (b, m, j):
@@ -234,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         text, n = adjudication_text(second, by_writers(calls, a.writers))
         if n:
             Path(a.out).write_text(text, encoding="utf-8")
-        print(f"{n} outcome disagreements" + (f" written to {a.out}" if n else "; nothing to adjudicate"))
+        print(f"{n} disagreements" + (f" written to {a.out}" if n else "; nothing to adjudicate"))
         return 0
     if not (a.outcome or a.offers or a.adjudicated):
         raise SystemExit("merge: give --outcome and --offers files, or --adjudicated files")

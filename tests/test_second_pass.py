@@ -148,3 +148,32 @@ def test_the_shipped_second_pass_round_trips_unchanged(sp, tmp_path):
 
     sp.write_second({d["call_id"]: d for d in load_jsonl(sp.SECOND)}, tmp_path / "again.jsonl")
     assert (tmp_path / "again.jsonl").read_bytes() == sp.SECOND.read_bytes()
+
+
+def test_resolution_turns_more_than_two_apart_go_to_the_adjudicator(sp, corpus, tmp_path):
+    """The corpus counts a disagreement as another outcome, or resolution turns more than 2 apart
+    (tests/test_corpus.py checks exactly those are adjudicated), so the adjudicator's batch has both."""
+    rows, calls, second = corpus
+    resolved = [r for r in rows[1:] if r["outcome"] == "resolved" and r["resolution_turn"] >= 3]
+    assert resolved, "the fixture needs a resolved dev call with a resolution turn of 3 or more"
+    moved = resolved[0]
+    o, f = tmp_path / "o.jsonl", tmp_path / "f.jsonl"
+    _answers(rows[1:], o, f)
+    lines = [json.loads(x) for x in o.read_text().splitlines()]
+    for a in lines:
+        if a["call_id"] == moved["call_id"]:
+            a["resolution_turn"] = moved["resolution_turn"] - 3
+    o.write_text("".join(json.dumps(a) + "\n" for a in lines))
+    assert sp.main(["merge", "--outcome", str(o), "--offers", str(f), "--calls", str(calls),
+                    "--second", str(second)]) == 0
+    assert sp.main(["adjudication", "--writers", "wA,wB", "--out", str(tmp_path / "adj.txt"),
+                    "--calls", str(calls), "--second", str(second)]) == 0
+    adj = (tmp_path / "adj.txt").read_text()
+    assert adj.count("=== CALL ") == 1 and moved["call_id"] in adj
+    assert f"resolution_turn={moved['resolution_turn'] - 3}" in adj
+    # its decision is taken in; a call two turns apart would have been refused as no disagreement
+    (tmp_path / "d.jsonl").write_text(json.dumps({"call_id": moved["call_id"], "outcome": "resolved",
+                                                  "resolution_turn": moved["resolution_turn"], "reason": "y"}) + "\n")
+    assert sp.main(["merge", "--adjudicated", str(tmp_path / "d.jsonl"), "--calls", str(calls),
+                    "--second", str(second)]) == 0
+    assert sp.disagrees({"outcome": "resolved", "resolution_turn": 5}, {"outcome": "resolved", "resolution_turn": 7}) is False
