@@ -32,10 +32,10 @@ test-all: setup
 bench: setup
 	$(BIN)/python benchmarks/throughput.py
 
-# the shipped recipe on the shipped model's corpus (train and dev as at commit f839c44), into out/;
+# the shipped recipe on the shipped model's corpus (train and dev as at commit 40a0751), into out/;
 # compare with: transcript-qa evaluate --model out/default-retrained --gold datasets/calls/test.jsonl
 train-default: setup
-	$(BIN)/python scripts/train_default.py --corpus-at f839c44 --out out/default-retrained
+	$(BIN)/python scripts/train_default.py --corpus-at 40a0751 --out out/default-retrained
 
 corpus: setup
 	$(BIN)/python scripts/build_corpus.py
