@@ -53,7 +53,7 @@ _LEX: dict[str, str] = {
     "deflect": r"\b(not my (department|job|problem)|nothing i can do|can'?t help|you('ll| will) have to|"
                r"that'?s (the )?policy|not (our|my) fault|you should have)\b",
     # a turn that reports a completed action ("... has been transferred", "you're all set"): a service
-    # done, not a proposal, whatever its topic (version 3; in train on 2 offer turns and 654 others)
+    # done, not a proposal, whatever its topic (version 3; in round nine's train on 2 offer turns and 695 others)
     "done": r"\b(has been|have been|is now|are now|was (successfully )?\w+ed|were \w+ed|"
             r"i('ve| have) (just |now |already )?\w+ed|went through|(is|it'?s|that'?s) (all )?done|"
             r"(is|it'?s|that'?s) (now )?(complete|completed|finished|processed)|successfully|all set|"
