@@ -75,15 +75,17 @@ def real_call_report(an, folder: Path) -> tuple[dict, list, list, dict[str, tupl
     """Run the analyzer over the real calls in ``folder``: (numbers, calls, results, per dialog act
     (agreeing turns, turns)). The numbers are the stage agreement with the dialog acts, the offers
     flagged (every one is false: the calls have none) and the outcome mix."""
+    from transcript_qa.analyzer import CALLS_PER_BATCH
     from transcript_qa.sources import iter_calls
     from transcript_qa.transcript import Call
 
     calls = [c for c in iter_calls(folder) if isinstance(c, Call)]
     if not calls:
         raise SystemExit(f"{folder}: no call found")
-    # encoded once, in analyze_many's batches of 64 calls: decoded at the model's threshold and again
+    # encoded once, in analyze_many's batches of calls: decoded at the model's threshold and again
     # at a near-zero one for the turns nearest to being flagged
-    embs = [e for b in range(0, len(calls), 64) for e in an.encode_calls(calls[b : b + 64])]
+    n = CALLS_PER_BATCH
+    embs = [e for b in range(0, len(calls), n) for e in an.encode_calls(calls[b : b + n])]
     res = an.analyze_encoded(calls, embs)
     agree = total = 0
     per_act: Counter = Counter()

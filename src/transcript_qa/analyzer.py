@@ -44,6 +44,10 @@ def default_model_path() -> Path:
     )
 
 
+# calls whose turns go through the encoder together in analyze_many (turns are then batched by the encoder)
+CALLS_PER_BATCH = 64
+
+
 @dataclass
 class DecodeOptions:
     offer_threshold: float = 0.5
@@ -144,7 +148,7 @@ class Analyzer:
     def analyze(self, call: Call) -> CallAnalysis:
         return next(iter(self.analyze_many([call])))
 
-    def analyze_many(self, calls: Iterable[Call], batch_size: int = 64) -> Iterator[CallAnalysis]:
+    def analyze_many(self, calls: Iterable[Call], batch_size: int = CALLS_PER_BATCH) -> Iterator[CallAnalysis]:
         """Analyse calls in batches: all turns of a batch go through the encoder together."""
         it = iter(calls)
         while True:
